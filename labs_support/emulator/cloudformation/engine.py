@@ -1,0 +1,907 @@
+"""The CloudFormation engine: stack operations with AWS's statuses, events, rollback and exports.
+
+One `CloudFormationEngine` per account and Region (a moto BackendDict, so a sandbox reset clears it).
+Operations run synchronously: when create_stack returns, the stack has reached its final status and
+its events tell the whole story, as they would once AWS finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from moto.core.base_backend import BackendDict, BaseBackend
+
+from .. import clock
+from .analysis import PSEUDO_PARAMETERS, TemplateModel
+from .errors import (
+    AlreadyExistsException,
+    InsufficientCapabilitiesException,
+    PropertyValidationFailure,
+    ResourceFailure,
+    StackFailure,
+    ValidationError,
+)
+from .intrinsics import NO_VALUE, Evaluator, TemplateError, scan
+from .parameters import ResolvedParameter, resolve_parameters
+from .resources import ResourceRequest, needs_replacement, provider_for
+from .schema import is_custom_type, property_errors
+from .stack import STABLE, Output, Stack, StackResource, new_stack_id
+from .template import parse_template
+
+_STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]*$")
+ROLLBACK_REQUESTED = " Rollback requested by user."
+
+
+@dataclass
+class StackRequest:
+    """The arguments of CreateStack / UpdateStack, already read from the request."""
+
+    name: str
+    template_body: str | None = None
+    use_previous_template: bool = False
+    parameters: dict[str, str] | None = None
+    use_previous_values: set[str] | None = None
+    capabilities: list[str] | None = None
+    tags: list[dict[str, str]] | None = None
+    on_failure: str | None = None
+    disable_rollback: bool | None = None
+    termination_protection: bool = False
+    notification_arns: list[str] | None = None
+    role_arn: str | None = None
+    timeout_in_minutes: int | None = None
+    stack_policy: str | None = None
+
+
+def _join_names(names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C' (how AWS lists importing stacks)."""
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+class CloudFormationEngine(BaseBackend):
+    """Stacks of one account and Region."""
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.stacks: dict[str, Stack] = {}
+        self.lock = threading.RLock()
+
+    # -- lookup ----------------------------------------------------------------------------------
+    def find_stack(self, name_or_id: str, include_deleted: bool = False) -> Stack | None:
+        """A stack by name (live ones only, as on AWS) or by stack id (deleted ones too)."""
+        if name_or_id in self.stacks:
+            stack = self.stacks[name_or_id]
+            return stack if include_deleted or not stack.deleted_for_good else None
+        for stack in reversed(list(self.stacks.values())):
+            if stack.name == name_or_id and not stack.deleted_for_good:
+                return stack
+        return None
+
+    def get_stack(self, name_or_id: str) -> Stack:
+        stack = self.find_stack(name_or_id, include_deleted=True)
+        if stack is None:
+            raise ValidationError(f"Stack with id {name_or_id} does not exist")
+        return stack
+
+    def live_stacks(self) -> Iterator[Stack]:
+        return (s for s in self.stacks.values() if not s.deleted_for_good)
+
+    def exports(self) -> dict[str, tuple[Stack, Any]]:
+        """Every export in this account and Region: name -> (exporting stack, value)."""
+        found: dict[str, tuple[Stack, Any]] = {}
+        for stack in self.live_stacks():
+            if stack.status in STABLE or stack.status.startswith("UPDATE") or stack.status == "DELETE_FAILED":
+                for name, value in stack.exports.items():
+                    found[name] = (stack, value)
+        return found
+
+    def importers(self, export_name: str) -> list[str]:
+        """Names of the live stacks that import an export."""
+        return [s.name for s in self.live_stacks() if export_name in s.imports]
+
+    # -- template helpers ---------------------------------------------------------------------------
+    def _model(self, body: str) -> TemplateModel:
+        return TemplateModel.build(parse_template(body), self.region_name)
+
+    def _ssm_lookup(self, name: str) -> str | None:
+        from moto.ssm.models import ssm_backends
+
+        try:
+            parameter = ssm_backends[self.account_id][self.region_name].get_parameter(name)
+        except Exception:
+            return None
+        return parameter.value if parameter is not None else None
+
+    def _availability_zones(self, region: str) -> list[str]:
+        from moto.ec2.models import ec2_backends
+
+        zones = ec2_backends[self.account_id][region].describe_availability_zones()
+        return [z.name for z in zones]
+
+    # -- operations --------------------------------------------------------------------------------
+    def create_stack(self, request: StackRequest) -> Stack:
+        """CreateStack: validate, then provision with AWS's events; roll back on failure."""
+        with self.lock:
+            if not _STACK_NAME.match(request.name) or len(request.name) > 128:
+                raise ValidationError(
+                    f"1 validation error detected: Value '{request.name}' at 'stackName' failed to satisfy "
+                    "constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"
+                )
+            if self.find_stack(request.name) is not None:
+                raise AlreadyExistsException(f"Stack [{request.name}] already exists")
+            if not request.template_body:
+                raise ValidationError("Either Template URL or Template Body must be specified.")
+            model = self._model(request.template_body)
+            self._check_capabilities(model, request.capabilities or [])
+            params = resolve_parameters(
+                model.parameters, request.parameters or {}, None, set(), self._ssm_lookup
+            )
+            stack = Stack(
+                stack_id=new_stack_id(self.account_id, self.region_name, request.name),
+                name=request.name,
+                account_id=self.account_id,
+                region=self.region_name,
+                template_body=request.template_body,
+                template=model.doc,
+                parameters=params,
+                tags=request.tags or [],
+                capabilities=request.capabilities or [],
+                notification_arns=request.notification_arns or [],
+                role_arn=request.role_arn,
+                disable_rollback=bool(request.disable_rollback) or request.on_failure == "DO_NOTHING",
+                termination_protection=request.termination_protection,
+                timeout_in_minutes=request.timeout_in_minutes,
+                stack_policy=request.stack_policy,
+            )
+            run = _Run(self, stack, model)
+            run.check_conditional_references()
+            self.stacks[stack.stack_id] = stack
+            stack.stack_event("CREATE_IN_PROGRESS", "User Initiated")
+            run.create(
+                on_failure=request.on_failure or ("DO_NOTHING" if request.disable_rollback else "ROLLBACK")
+            )
+            return stack
+
+    def update_stack(self, request: StackRequest) -> Stack:
+        """UpdateStack: in-place updates, replacements, cleanup; UPDATE_ROLLBACK on failure."""
+        with self.lock:
+            stack = self.find_stack(request.name)
+            if stack is None:
+                raise ValidationError(f"Stack [{request.name}] does not exist")
+            if stack.status not in STABLE:
+                raise ValidationError(
+                    f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated."
+                )
+            if request.use_previous_template:
+                body = stack.template_body
+            elif request.template_body:
+                body = request.template_body
+            else:
+                raise ValidationError("Either Template URL or Template Body must be specified.")
+            model = self._model(body)
+            self._check_capabilities(model, request.capabilities or stack.capabilities)
+            params = resolve_parameters(
+                model.parameters,
+                request.parameters or {},
+                stack.parameter_values(),
+                request.use_previous_values or set(),
+                self._ssm_lookup,
+            )
+            new_tags = request.tags if request.tags is not None else stack.tags
+            if (
+                model.doc == stack.template
+                and {k: (p.value, p.resolved) for k, p in params.items()}
+                == {k: (p.value, p.resolved) for k, p in stack.parameters.items()}
+                and new_tags == stack.tags
+            ):
+                raise ValidationError("No updates are to be performed.")
+            run = _Run(self, stack, model, params)
+            run.check_conditional_references()
+            stack.stack_event("UPDATE_IN_PROGRESS", "User Initiated")
+            disable = request.disable_rollback if request.disable_rollback is not None else False
+            run.update(body, params, new_tags, request.capabilities or stack.capabilities, disable)
+            return stack
+
+    def delete_stack(self, name_or_id: str, retain: list[str] | None = None) -> None:
+        """DeleteStack: refused by termination protection; blocked (not failed) by exports in use."""
+        with self.lock:
+            stack = self.find_stack(name_or_id)
+            if stack is None or stack.deleted_for_good:
+                return  # AWS answers success for a stack that does not exist
+            if stack.termination_protection:
+                raise ValidationError(
+                    f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled"
+                )
+            if retain and stack.status != "DELETE_FAILED":
+                raise ValidationError(
+                    f"Invalid operation on stack [{stack.stack_id}]. "
+                    "RetainResources can only be specified when the stack is "
+                    "in the DELETE_FAILED state"
+                )
+            previous = stack.status
+            stack.stack_event("DELETE_IN_PROGRESS", "User Initiated")
+            for export_name in stack.exports:
+                users = [n for n in self.importers(export_name) if n != stack.name]
+                if users:
+                    stack.stack_event(
+                        previous,
+                        f"Export {export_name} cannot be deleted as it is in use by {_join_names(users)}",
+                    )
+                    return
+            _Run(self, stack, None).delete(set(retain or []))
+
+    def update_termination_protection(self, name_or_id: str, enable: bool) -> Stack:
+        with self.lock:
+            stack = self.find_stack(name_or_id)
+            if stack is None:
+                raise ValidationError(f"Stack [{name_or_id}] does not exist")
+            stack.termination_protection = enable
+            return stack
+
+    def _check_capabilities(self, model: TemplateModel, given: list[str]) -> None:
+        needed, _ = model.required_capabilities()
+        if needed == ["CAPABILITY_IAM"] and "CAPABILITY_NAMED_IAM" in given:
+            return
+        missing = [c for c in needed if c not in given]
+        if missing:
+            raise InsufficientCapabilitiesException(f"Requires capabilities : [{', '.join(missing)}]")
+
+
+class _Run:
+    """One stack operation: evaluates the template against the stack and drives the providers."""
+
+    def __init__(
+        self,
+        engine: CloudFormationEngine,
+        stack: Stack,
+        model: TemplateModel | None,
+        params: dict[str, ResolvedParameter] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.stack = stack
+        self.model = model
+        self.params = params if params is not None else stack.parameters
+        self.imports: set[str] = set()
+        self._conditions: dict[str, bool] = {}
+        # Resources visible to Ref/GetAtt during this run (the new state as it is being built).
+        self.live: dict[str, StackResource] = {}
+
+    # -- evaluation --------------------------------------------------------------------------------
+    def _pseudo(self, name: str) -> Any:
+        return {
+            "AWS::AccountId": self.engine.account_id,
+            "AWS::Region": self.engine.region_name,
+            "AWS::StackName": self.stack.name,
+            "AWS::StackId": self.stack.stack_id,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NotificationARNs": self.stack.notification_arns,
+        }[name]
+
+    def _ref(self, name: str) -> Any:
+        if name in self.params:
+            return self.params[name].resolved
+        if name in PSEUDO_PARAMETERS:
+            return self._pseudo(name)
+        resource = self.live.get(name)
+        if resource is None or resource.provisioned is None:
+            raise TemplateError(
+                f"Template format error: Unresolved resource dependencies [{name}] in the "
+                "Resources block of the template"
+            )
+        return resource.provisioned.ref
+
+    def _getatt(self, name: str, attribute: str) -> Any:
+        resource = self.live.get(name)
+        if resource is None or resource.provisioned is None:
+            raise TemplateError(
+                f"Template error: instance of Fn::GetAtt references undefined resource {name}"
+            )
+        return provider_for(resource.resource_type).get_att(
+            self._request(name, resource.resource_type, resource.provisioned.properties),
+            resource.provisioned,
+            attribute,
+        )
+
+    def _import(self, name: str) -> Any:
+        exports = self.engine.exports()
+        if name not in exports or exports[name][0] is self.stack:
+            raise StackFailure(f"No export named {name} found.")
+        self.imports.add(name)
+        return exports[name][1]
+
+    def evaluator(self) -> Evaluator:
+        assert self.model is not None
+        return Evaluator(
+            ref=self._ref,
+            getatt=self._getatt,
+            conditions=self._condition_values(),
+            mappings=self.model.mappings,
+            import_value=self._import,
+            availability_zones=self.engine._availability_zones,
+            region=self.engine.region_name,
+        )
+
+    def _condition_values(self) -> dict[str, bool]:
+        assert self.model is not None
+        if self._conditions or not self.model.conditions:
+            return self._conditions
+        pending = dict(self.model.conditions)
+        values: dict[str, bool] = {}
+
+        def evaluate(name: str, seen: tuple[str, ...] = ()) -> bool:
+            if name in values:
+                return values[name]
+            if name in seen:
+                raise ValidationError(f"Circular dependency between conditions: [{', '.join(seen)}]")
+            for dependency in scan(pending[name]).conditions:
+                if dependency in pending:
+                    evaluate(dependency, (*seen, name))
+            evaluator = Evaluator(
+                self._ref,
+                self._getatt,
+                values,
+                self.model.mappings,
+                self._import,
+                self.engine._availability_zones,
+                self.engine.region_name,
+            )
+            values[name] = evaluator.condition(pending[name])
+            return values[name]
+
+        try:
+            for name in pending:
+                evaluate(name)
+        except TemplateError as e:
+            raise ValidationError(str(e)) from None
+        self._conditions = values
+        return values
+
+    def included(self, logical_id: str) -> bool:
+        assert self.model is not None
+        condition = self.model.resources[logical_id].get("Condition")
+        return condition is None or self._condition_values()[condition]
+
+    def check_conditional_references(self) -> None:
+        """A created resource may not refer to one its condition leaves out (AWS rejects the request)."""
+        assert self.model is not None
+        excluded = {k for k in self.model.resources if not self.included(k)}
+        for logical_id in self.model.order:
+            if logical_id in excluded:
+                continue
+            resource = self.model.resources[logical_id]
+            missing = sorted(self.model.dependencies[logical_id] & excluded)
+            # a reference inside the branch of an Fn::If that is not taken is fine
+            live_refs = _taken_references(resource.get("Properties", {}), self._condition_values())
+            missing = [m for m in missing if m in live_refs or m in _depends_on(resource)]
+            if missing:
+                raise ValidationError(
+                    "Template format error: Unresolved resource dependencies "
+                    f"[{', '.join(missing)}] in the Resources block of the template"
+                )
+
+    def _request(self, logical_id: str, resource_type: str, properties: dict[str, Any]) -> ResourceRequest:
+        return ResourceRequest(
+            logical_id,
+            resource_type,
+            properties,
+            self.engine.account_id,
+            self.engine.region_name,
+            self.stack.name,
+            self.stack.stack_id,
+        )
+
+    def _properties(self, logical_id: str) -> dict[str, Any]:
+        assert self.model is not None
+        definition = self.model.resources[logical_id]
+        try:
+            resolved = self.evaluator().resolve(definition.get("Properties") or {})
+        except TemplateError as e:
+            raise ResourceFailure(str(e)) from None
+        resource_type = str(definition["Type"])
+        if not is_custom_type(resource_type):
+            errors = property_errors(resource_type, self.engine.region_name, resolved)
+            if errors:
+                raise PropertyValidationFailure(
+                    f"Properties validation failed for resource {logical_id} with message:\n"
+                    f"[{', '.join(errors)}]"
+                )
+        return resolved
+
+    # -- create --------------------------------------------------------------------------------------
+    def _create_resource(self, logical_id: str) -> StackResource:
+        assert self.model is not None
+        definition = self.model.resources[logical_id]
+        resource = StackResource(logical_id, str(definition["Type"]), definition)
+        self.live[logical_id] = resource
+        self.stack.event(logical_id, "", resource.resource_type, "CREATE_IN_PROGRESS")
+        properties = self._properties(logical_id)
+        provisioned = provider_for(resource.resource_type).create(
+            self._request(logical_id, resource.resource_type, properties)
+        )
+        resource.provisioned = provisioned
+        self.stack.event(
+            logical_id,
+            provisioned.physical_id,
+            resource.resource_type,
+            "CREATE_IN_PROGRESS",
+            "Resource creation Initiated",
+            properties,
+        )
+        resource.status, resource.updated = "CREATE_COMPLETE", clock.now()
+        self.stack.event(
+            logical_id,
+            provisioned.physical_id,
+            resource.resource_type,
+            "CREATE_COMPLETE",
+            properties=properties,
+        )
+        return resource
+
+    def _outputs(self) -> list[Output]:
+        assert self.model is not None
+        outputs = []
+        evaluator = self.evaluator()
+        taken = {name: stack for name, (stack, _) in self.engine.exports().items() if stack is not self.stack}
+        for key, spec in self.model.outputs.items():
+            condition = spec.get("Condition")
+            if condition is not None and not self._condition_values()[condition]:
+                continue
+            try:
+                value = evaluator.resolve(spec["Value"])
+                export = spec.get("Export")
+                export_name = evaluator.resolve(export["Name"]) if isinstance(export, dict) else None
+            except TemplateError as e:
+                raise StackFailure(str(e)) from None
+            if value is NO_VALUE:
+                continue
+            if export_name is not None and export_name in taken:
+                raise StackFailure(
+                    f"Export with name {export_name} is already exported by stack {taken[export_name].name}"
+                )
+            outputs.append(Output(key, value, spec.get("Description"), export_name))
+        return outputs
+
+    def _pre_resolve_imports(self) -> None:
+        """Fn::ImportValue is resolved before any resource is touched (its name may not use resources)."""
+        assert self.model is not None
+        evaluator = self.evaluator()
+        for node in _import_nodes({"R": self.model.resources, "O": self.model.outputs}):
+            try:
+                evaluator.resolve(node)
+            except TemplateError:
+                continue
+
+    def create(self, on_failure: str) -> None:
+        stack = self.stack
+        assert self.model is not None
+        try:
+            self._check_aws_typed_parameters()
+            self._pre_resolve_imports()
+            for logical_id in self.model.order:
+                if self.included(logical_id):
+                    try:
+                        self._create_resource(logical_id)
+                    except ResourceFailure as e:
+                        self._fail_resource(logical_id, "CREATE_FAILED", e.reason)
+                        if isinstance(e, PropertyValidationFailure):
+                            raise StackFailure(
+                                f"Validation failed for following resources: [{logical_id}]."
+                            ) from None
+                        raise StackFailure(
+                            f"The following resource(s) failed to create: [{logical_id}]."
+                        ) from None
+            stack.outputs = self._outputs()
+        except StackFailure as failure:
+            self._after_create_failure(failure.reason, on_failure)
+            return
+        stack.resources = dict(self.live)
+        stack.imports = self.imports
+        stack.stack_event("CREATE_COMPLETE")
+
+    def _fail_resource(self, logical_id: str, status: str, reason: str) -> None:
+        resource = self.live[logical_id]
+        resource.status, resource.reason, resource.updated = status, reason, clock.now()
+        self.stack.event(logical_id, resource.physical_id, resource.resource_type, status, reason)
+
+    def _cancel_others(self) -> None:
+        """Resources of the same wave are still in progress on AWS when one fails; the sandbox runs one at a
+        time, so nothing else is in flight to cancel."""
+
+    def _check_aws_typed_parameters(self) -> None:
+        """AWS-specific parameter types (a VPC id, a key pair...) must name things that exist."""
+        assert self.model is not None
+        problems = []
+        for key, spec in self.model.parameters.items():
+            ptype = str(spec.get("Type"))
+            inner = ptype[5:-1] if ptype.startswith("List<") else ptype
+            exists = _EXISTENCE_CHECKS.get(inner)
+            if exists is None or key not in self.params or self.params[key].ssm:
+                continue
+            values = self.params[key].resolved
+            for value in values if isinstance(values, list) else [values]:
+                if not exists(self.engine.account_id, self.engine.region_name, str(value)):
+                    problems.append(f"parameter value {value} for parameter name {key} does not exist")
+        if problems:
+            raise StackFailure(f"Parameter validation failed: {', '.join(problems)}.")
+
+    def _after_create_failure(self, reason: str, on_failure: str) -> None:
+        stack = self.stack
+        stack.resources = dict(self.live)
+        if on_failure == "DO_NOTHING":
+            stack.stack_event("CREATE_FAILED", reason + " ")
+            return
+        stack.stack_event("ROLLBACK_IN_PROGRESS", reason + ROLLBACK_REQUESTED)
+        self._remove_all(rolling_back=True)
+        stack.outputs = []
+        stack.stack_event("ROLLBACK_COMPLETE")
+        stack.reason = None
+        if on_failure == "DELETE":
+            stack.stack_event("DELETE_IN_PROGRESS", "User Initiated")
+            stack.deleted = clock.now()
+            stack.stack_event("DELETE_COMPLETE")
+
+    def _remove_all(self, rolling_back: bool, retain: set[str] | None = None) -> list[str]:
+        """Delete the stack's resources in reverse dependency order; returns those that failed."""
+        stack = self.stack
+        order = list(stack.resources)
+        if self.model is not None:
+            order = [k for k in self.model.order if k in stack.resources]
+        failed = []
+        for logical_id in reversed(order):
+            resource = stack.resources[logical_id]
+            if resource.status in ("DELETE_COMPLETE", "DELETE_SKIPPED"):
+                continue
+            if resource.provisioned is None:
+                if resource.status == "CREATE_FAILED":
+                    resource.status = "DELETE_COMPLETE"
+                    stack.event(logical_id, "", resource.resource_type, "DELETE_COMPLETE")
+                continue
+            if resource.deletion_policy in ("Retain", "RetainExceptOnCreate" if not rolling_back else "") or (
+                retain and logical_id in retain
+            ):
+                resource.status = "DELETE_SKIPPED"
+                stack.event(logical_id, resource.physical_id, resource.resource_type, "DELETE_SKIPPED")
+                continue
+            stack.event(logical_id, resource.physical_id, resource.resource_type, "DELETE_IN_PROGRESS")
+            try:
+                provider_for(resource.resource_type).delete(
+                    self._request(logical_id, resource.resource_type, resource.provisioned.properties),
+                    resource.provisioned,
+                )
+            except ResourceFailure as e:
+                resource.status, resource.reason = "DELETE_FAILED", e.reason
+                stack.event(
+                    logical_id, resource.physical_id, resource.resource_type, "DELETE_FAILED", e.reason
+                )
+                failed.append(logical_id)
+                continue
+            resource.status, resource.updated = "DELETE_COMPLETE", clock.now()
+            stack.event(logical_id, resource.physical_id, resource.resource_type, "DELETE_COMPLETE")
+        return failed
+
+    # -- delete --------------------------------------------------------------------------------------
+    def delete(self, retain: set[str]) -> None:
+        stack = self.stack
+        if self.model is None:
+            self.model = TemplateModel.build(stack.template, stack.region)
+        failed = self._remove_all(rolling_back=False, retain=retain)
+        if failed:
+            stack.stack_event(
+                "DELETE_FAILED", f"The following resource(s) failed to delete: [{', '.join(failed)}]. "
+            )
+            return
+        stack.deleted = clock.now()
+        stack.imports = set()
+        stack.stack_event("DELETE_COMPLETE")
+        stack.reason = None
+
+    # -- update --------------------------------------------------------------------------------------
+    def update(
+        self,
+        body: str,
+        params: dict[str, ResolvedParameter],
+        tags: list[dict[str, str]],
+        capabilities: list[str],
+        disable_rollback: bool,
+    ) -> None:
+        stack = self.stack
+        assert self.model is not None
+        old = {
+            "template_body": stack.template_body,
+            "template": stack.template,
+            "parameters": stack.parameters,
+            "resources": dict(stack.resources),
+            "outputs": stack.outputs,
+            "imports": stack.imports,
+            "tags": stack.tags,
+            "capabilities": stack.capabilities,
+        }
+        # what to undo on rollback: (logical id, kind, previous StackResource or None)
+        changes: list[tuple[str, str, StackResource | None]] = []
+        replaced: list[StackResource] = []
+        self.live = {k: r for k, r in stack.resources.items()}
+        try:
+            self._pre_resolve_imports()
+            for logical_id in self.model.order:
+                if not self.included(logical_id):
+                    continue
+                previous = old["resources"].get(logical_id)
+                try:
+                    if previous is None or previous.status in ("DELETE_COMPLETE", "DELETE_SKIPPED"):
+                        self._create_resource(logical_id)
+                        changes.append((logical_id, "created", None))
+                    else:
+                        kind = self._update_resource(logical_id, previous)
+                        if kind == "replaced":
+                            replaced.append(previous)
+                        if kind != "unchanged":
+                            changes.append((logical_id, kind, previous))
+                except ResourceFailure as e:
+                    status = "CREATE_FAILED" if previous is None else "UPDATE_FAILED"
+                    self._fail_resource(logical_id, status, e.reason)
+                    raise StackFailure(
+                        f"The following resource(s) failed to {status.split('_')[0].lower()}: "
+                        f"[{logical_id}]. "
+                    ) from None
+            outputs = self._outputs()
+            self._check_exports_in_use(outputs)
+        except StackFailure as failure:
+            if disable_rollback:
+                stack.resources = dict(self.live)
+                stack.stack_event("UPDATE_FAILED", failure.reason)
+                return
+            stack.stack_event("UPDATE_ROLLBACK_IN_PROGRESS", failure.reason)
+            self._roll_back_update(changes)
+            stack.resources = {k: r for k, r in old["resources"].items()}
+            stack.stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+            self._cleanup_after_rollback(changes)
+            stack.stack_event("UPDATE_ROLLBACK_COMPLETE")
+            stack.reason = None
+            return
+        stack.template_body, stack.template, stack.parameters = body, self.model.doc, params
+        stack.outputs, stack.imports, stack.tags, stack.capabilities = (
+            outputs,
+            self.imports,
+            tags,
+            capabilities,
+        )
+        stack.updated = clock.now()
+        stack.stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+        removed = [k for k in old["resources"] if k not in self.live or not self.included_safe(k)]
+        all_deleted = self._cleanup(removed, replaced, old["resources"])
+        stack.resources = {k: r for k, r in self.live.items() if self.included_safe(k)}
+        if all_deleted:
+            stack.stack_event("UPDATE_COMPLETE")
+            stack.reason = None
+        else:
+            stack.stack_event(
+                "UPDATE_COMPLETE", "Update successful. One or more resources could not be deleted."
+            )
+
+    def included_safe(self, logical_id: str) -> bool:
+        assert self.model is not None
+        return logical_id in self.model.resources and self.included(logical_id)
+
+    def _update_resource(self, logical_id: str, previous: StackResource) -> str:
+        """Update one resource in place or by replacement; returns 'unchanged', 'updated' or 'replaced'."""
+        assert self.model is not None and previous.provisioned is not None
+        definition = self.model.resources[logical_id]
+        new_type = str(definition["Type"])
+        properties = self._properties(logical_id)
+        if new_type == previous.resource_type and properties == previous.provisioned.properties:
+            previous.definition = definition
+            return "unchanged"
+        provider = provider_for(new_type)
+        request = self._request(logical_id, new_type, properties)
+        replace = new_type != previous.resource_type or needs_replacement(
+            new_type, self.engine.region_name, previous.provisioned.properties, properties
+        )
+        resource = StackResource(logical_id, new_type, definition, status="UPDATE_IN_PROGRESS")
+        if replace:
+            from moto.cloudformation.parsing import resource_name_property_from_type
+
+            name_prop = resource_name_property_from_type(new_type)
+            if (
+                name_prop
+                and properties.get(name_prop)
+                and properties.get(name_prop) == previous.provisioned.properties.get(name_prop)
+            ):
+                raise ResourceFailure(
+                    "CloudFormation cannot update a stack when a custom-named resource requires replacing. "
+                    f"Rename {properties[name_prop]} and update the stack again."
+                )
+            self.stack.event(
+                logical_id,
+                previous.physical_id,
+                new_type,
+                "UPDATE_IN_PROGRESS",
+                "Requested update requires the creation of a new physical resource; hence creating one.",
+                properties,
+            )
+            provisioned = provider.create(request)
+            self.stack.event(
+                logical_id,
+                provisioned.physical_id,
+                new_type,
+                "UPDATE_IN_PROGRESS",
+                "Resource creation Initiated",
+                properties,
+            )
+        else:
+            self.stack.event(
+                logical_id, previous.physical_id, new_type, "UPDATE_IN_PROGRESS", None, properties
+            )
+            provisioned = provider.update(request, previous.provisioned)
+        resource.provisioned = provisioned
+        resource.status, resource.updated = "UPDATE_COMPLETE", clock.now()
+        self.live[logical_id] = resource
+        self.stack.event(
+            logical_id, provisioned.physical_id, new_type, "UPDATE_COMPLETE", properties=properties
+        )
+        return "replaced" if replace else "updated"
+
+    def _check_exports_in_use(self, outputs: list[Output]) -> None:
+        new = {o.export_name: o.value for o in outputs if o.export_name}
+        for name, value in self.stack.exports.items():
+            users = [n for n in self.engine.importers(name) if n != self.stack.name]
+            if not users:
+                continue
+            if name not in new:
+                raise StackFailure(f"Export {name} cannot be deleted as it is in use by {_join_names(users)}")
+            if new[name] != value:
+                raise StackFailure(f"Export {name} cannot be updated as it is in use by {_join_names(users)}")
+
+    def _cleanup(
+        self, removed: list[str], replaced: list[StackResource], old: dict[str, StackResource]
+    ) -> bool:
+        """Delete replaced and removed resources; False if any could not be deleted."""
+        stack = self.stack
+        ok = True
+        for previous in replaced:
+            provisioned = previous.provisioned
+            assert provisioned is not None
+            if previous.update_replace_policy in ("Retain", "Snapshot"):
+                stack.event(
+                    previous.logical_id, provisioned.physical_id, previous.resource_type, "DELETE_SKIPPED"
+                )
+                continue
+            ok = self._delete_quietly(previous) and ok
+        for logical_id in reversed([k for k in old if k in removed]):
+            resource = old[logical_id]
+            if resource.provisioned is None or resource.status in ("DELETE_COMPLETE", "DELETE_SKIPPED"):
+                continue
+            if resource.deletion_policy in ("Retain", "RetainExceptOnCreate"):
+                stack.event(logical_id, resource.physical_id, resource.resource_type, "DELETE_SKIPPED")
+                continue
+            ok = self._delete_quietly(resource) and ok
+        return ok
+
+    def _delete_quietly(self, resource: StackResource) -> bool:
+        """Cleanup-phase delete: a failure is reported in events but does not fail the update (as on AWS)."""
+        assert resource.provisioned is not None
+        self.stack.event(
+            resource.logical_id, resource.physical_id, resource.resource_type, "DELETE_IN_PROGRESS"
+        )
+        try:
+            provider_for(resource.resource_type).delete(
+                self._request(resource.logical_id, resource.resource_type, resource.provisioned.properties),
+                resource.provisioned,
+            )
+        except ResourceFailure as e:
+            self.stack.event(
+                resource.logical_id, resource.physical_id, resource.resource_type, "DELETE_FAILED", e.reason
+            )
+            return False
+        self.stack.event(resource.logical_id, resource.physical_id, resource.resource_type, "DELETE_COMPLETE")
+        return True
+
+    def _roll_back_update(self, changes: list[tuple[str, str, StackResource | None]]) -> None:
+        """Put every updated resource back as it was (replacements keep the old physical resource)."""
+        stack = self.stack
+        for logical_id, kind, previous in reversed(changes):
+            if kind == "updated" and previous is not None and previous.provisioned is not None:
+                current = self.live[logical_id]
+                stack.event(
+                    logical_id,
+                    current.physical_id,
+                    previous.resource_type,
+                    "UPDATE_IN_PROGRESS",
+                    None,
+                    previous.provisioned.properties,
+                )
+                try:
+                    restored = provider_for(previous.resource_type).update(
+                        self._request(logical_id, previous.resource_type, previous.provisioned.properties),
+                        current.provisioned or previous.provisioned,
+                    )
+                    previous.provisioned = restored
+                except ResourceFailure as e:
+                    stack.event(
+                        logical_id, current.physical_id, previous.resource_type, "UPDATE_FAILED", e.reason
+                    )
+                    continue
+                stack.event(logical_id, previous.physical_id, previous.resource_type, "UPDATE_COMPLETE")
+            elif kind == "replaced" and previous is not None:
+                stack.event(logical_id, previous.physical_id, previous.resource_type, "UPDATE_COMPLETE")
+
+    def _cleanup_after_rollback(self, changes: list[tuple[str, str, StackResource | None]]) -> None:
+        """Delete what the failed update created: new resources and new replacements."""
+        for logical_id, kind, _previous in reversed(changes):
+            if kind in ("created", "replaced"):
+                resource = self.live.get(logical_id)
+                if resource is not None and resource.provisioned is not None:
+                    self._delete_quietly(resource)
+
+
+def _ec2(account_id: str, region: str):  # type: ignore[no-untyped-def]
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[account_id][region]
+
+
+def _exists(call) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        return bool(call())
+    except Exception:
+        return False
+
+
+# AWS-specific parameter types whose values CloudFormation checks exist before it starts.
+_EXISTENCE_CHECKS = {
+    "AWS::EC2::VPC::Id": lambda a, r, v: _exists(lambda: _ec2(a, r).get_vpc(v)),
+    "AWS::EC2::Subnet::Id": lambda a, r, v: _exists(lambda: _ec2(a, r).get_subnet(v)),
+    "AWS::EC2::SecurityGroup::Id": lambda a, r, v: _exists(lambda: _ec2(a, r).get_security_group_from_id(v)),
+    "AWS::EC2::KeyPair::KeyName": lambda a, r, v: _exists(lambda: _ec2(a, r).describe_key_pairs([v])),
+    "AWS::EC2::Image::Id": lambda a, r, v: _exists(lambda: _ec2(a, r).describe_images(ami_ids=[v])),
+}
+
+
+def _depends_on(resource: dict[str, Any]) -> set[str]:
+    depends = resource.get("DependsOn", [])
+    return {depends} if isinstance(depends, str) else set(depends)
+
+
+def _taken_references(value: Any, conditions: dict[str, bool]) -> set[str]:
+    """Names referred to, following only the Fn::If branches the conditions take."""
+    if isinstance(value, list):
+        return set().union(*(_taken_references(v, conditions) for v in value)) if value else set()
+    if isinstance(value, dict):
+        if len(value) == 1 and "Fn::If" in value:
+            arg = value["Fn::If"]
+            if isinstance(arg, list) and len(arg) == 3 and arg[0] in conditions:
+                return _taken_references(arg[1] if conditions[arg[0]] else arg[2], conditions)
+        if len(value) == 1 and ("Ref" in value or "Fn::GetAtt" in value or "Fn::Sub" in value):
+            return scan(value).names()
+        return set().union(*(_taken_references(v, conditions) for v in value.values())) if value else set()
+    return set()
+
+
+def _import_nodes(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, list):
+        for v in value:
+            yield from _import_nodes(v)
+    elif isinstance(value, dict):
+        if len(value) == 1 and "Fn::ImportValue" in value:
+            yield value
+            return
+        for v in value.values():
+            yield from _import_nodes(v)
+
+
+engines: BackendDict[CloudFormationEngine] = BackendDict(CloudFormationEngine, "cloudformation")
+
+
+def engine_for(account_id: str, region: str) -> CloudFormationEngine:
+    """The engine of an account and Region."""
+    return engines[account_id][region]
+
+
+def template_json(template: dict[str, Any]) -> str:
+    return json.dumps(template)

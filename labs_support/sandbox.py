@@ -1,0 +1,299 @@
+"""The lab sandbox: an isolated, in-process AWS (moto + the fidelity layer) with an organization of accounts.
+
+    sb = start_sandbox()                      # starts, or resets, the sandbox of this kernel
+    cfn = sb.client("cloudformation")         # default Region, management account
+    ssm = sb.client("ssm", region="eu-west-1", account="dev")   # another Region / member account
+    sb.accounts                               # {"management": "123456789012", "dev": "...", ...}
+    sb.stop()
+
+While a sandbox runs, every boto3 client in the kernel (also one built by hand) reaches the sandbox:
+moto intercepts requests inside botocore. Fake credentials win over real ones because the sandbox
+replaces the credential environment (keys, profiles, config files) for as long as it runs. The guard
+(guard.py) refuses anything that would still try to leave the machine.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+from . import emulator, guard
+from .errors import LabError, SandboxNotRunning
+
+DEFAULT_REGION = "us-east-1"
+MANAGEMENT_ACCOUNT_ID = "123456789012"  # moto's default account: the organization's management account
+MEMBER_ROLE = "OrganizationAccountAccessRole"
+SEED = 20261122  # moto's random ids are seeded, so a re-run creates the same ids
+
+# The organization every sandbox starts with: OU name -> member account names.
+ORGANIZATION_LAYOUT: dict[str, tuple[str, ...]] = {
+    "Security": ("log-archive", "audit"),
+    "Workloads-NonProd": ("dev", "test"),
+    "Workloads-Prod": ("prod",),
+}
+
+# Environment that decides which credentials, profile, Region and endpoint botocore uses. While a
+# sandbox runs these are replaced (or removed, value None) so nothing of the learner's own AWS set-up
+# can be picked up; they are restored by stop().
+_FAKE_ENV: dict[str, str | None] = {
+    "AWS_ACCESS_KEY_ID": "AKIASANDBOXLEARNER00",
+    "AWS_SECRET_ACCESS_KEY": "sandbox-secret-key-not-a-real-credential",
+    "AWS_SESSION_TOKEN": None,
+    "AWS_SECURITY_TOKEN": None,
+    "AWS_PROFILE": None,
+    "AWS_DEFAULT_PROFILE": None,
+    "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    "AWS_REGION": DEFAULT_REGION,
+    "AWS_ROLE_ARN": None,
+    "AWS_WEB_IDENTITY_TOKEN_FILE": None,
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": None,
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI": None,
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN": None,
+    "AWS_ENDPOINT_URL": None,
+    "AWS_USE_FIPS_ENDPOINT": None,
+    "AWS_USE_DUALSTACK_ENDPOINT": None,
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_ACCOUNT_ID": None,
+    # botocore >= 1.37 can route DynamoDB to account-based endpoints that moto 5.2.5 does not match.
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "MOTO_ACCOUNT_ID": None,
+}
+_EMPTY_AWS_FILES = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+
+_lock = threading.RLock()
+_current: Sandbox | None = None
+_warmed_up = False
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox. Get one with start_sandbox(); its clients reach only the in-process AWS."""
+
+    region: str
+    accounts: dict[str, str]
+    organization: dict[str, Any]
+    generation: int
+    _mock: Any = field(repr=False)
+    _saved_env: dict[str, str | None] = field(repr=False)
+    _tmpdir: tempfile.TemporaryDirectory = field(repr=False)
+    _credentials: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    _running: bool = True
+
+    # -- clients ----------------------------------------------------------------------------------
+    def account_id(self, account: str | None = None) -> str:
+        """The 12-digit id for an account name ('dev') or id; the management account by default."""
+        if account is None:
+            return self.accounts["management"]
+        if account in self.accounts:
+            return self.accounts[account]
+        if account in self.accounts.values():
+            return account
+        names = ", ".join(self.accounts)
+        raise LabError(f"The sandbox has no account called '{account}'.", hint=f"Its accounts are: {names}.")
+
+    def session(self, account: str | None = None, region: str | None = None) -> boto3.Session:
+        """A boto3 Session for an account of the sandbox (for resource APIs and several clients)."""
+        self._ensure_running()
+        account_id = self.account_id(account)
+        if account_id == MANAGEMENT_ACCOUNT_ID:
+            keys = {
+                "aws_access_key_id": _FAKE_ENV["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": _FAKE_ENV["AWS_SECRET_ACCESS_KEY"],
+            }
+        else:
+            creds = self._member_credentials(account_id)
+            keys = {
+                "aws_access_key_id": creds["AccessKeyId"],
+                "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"],
+            }
+        return boto3.Session(botocore_session=_botocore_session(), region_name=region or self.region, **keys)
+
+    def client(self, service: str, region: str | None = None, account: str | None = None) -> Any:
+        """A boto3 client for the sandbox: default Region and management account unless told otherwise.
+
+        A member account is reached as on AWS: by assuming its OrganizationAccountAccessRole from the
+        management account.
+        """
+        return self.session(account, region).client(service, config=_CLIENT_CONFIG)
+
+    def _member_credentials(self, account_id: str) -> dict[str, str]:
+        if account_id not in self._credentials:
+            sts = self.session().client("sts", config=_CLIENT_CONFIG)
+            role_arn = f"arn:aws:iam::{account_id}:role/{MEMBER_ROLE}"
+            self._credentials[account_id] = sts.assume_role(
+                RoleArn=role_arn, RoleSessionName="course-learner"
+            )["Credentials"]
+        return self._credentials[account_id]
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def _ensure_running(self) -> None:
+        if not self._running:
+            raise SandboxNotRunning(
+                "This sandbox was stopped (or replaced by a newer one).",
+                hint="Run the notebook's sandbox cell again: sb = ls.start_sandbox()",
+            )
+
+    def stop(self) -> None:
+        """Stop the sandbox, drop its data and give the environment back. Safe to call twice."""
+        global _current
+        with _lock:
+            if not self._running:
+                return
+            self._running = False
+            self._mock.stop()
+            _restore_env(self._saved_env)
+            self._tmpdir.cleanup()
+            if _current is self:
+                _current = None
+
+    def __repr__(self) -> str:
+        state = "running" if self._running else "stopped"
+        return f"<Sandbox {state}: {len(self.accounts)} accounts, default Region {self.region}>"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td><code>{acct}</code></td></tr>"
+            for name, acct in self.accounts.items()
+        )
+        state = "running" if self._running else "stopped"
+        return (
+            f"<div><b>Sandbox {state}</b> · default Region <code>{self.region}</code>"
+            f"<table><tr><th>account</th><th>id</th></tr>{rows}</table></div>"
+        )
+
+
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})
+_data_loader = None
+
+
+def _botocore_session() -> botocore.session.Session:
+    """A fresh botocore session sharing one data loader, so service models are read once per process."""
+    global _data_loader
+    session = botocore.session.Session()
+    if _data_loader is None:
+        _data_loader = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", _data_loader)
+    return session
+
+
+def _replace_env(tmpdir: str) -> dict[str, str | None]:
+    saved: dict[str, str | None] = {}
+    for key, value in _FAKE_ENV.items():
+        saved[key] = os.environ.get(key)
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_")]:
+        saved[key] = os.environ.pop(key)
+    for key in _EMPTY_AWS_FILES:
+        saved[key] = os.environ.get(key)
+        empty = os.path.join(tmpdir, key.lower())
+        open(empty, "w").close()
+        os.environ[key] = empty
+    return saved
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _warm_up() -> None:
+    """Import moto's CloudFormation machinery and run one stack once per process (1-2 s, paid here)."""
+    global _warmed_up
+    if _warmed_up:
+        return
+    cfn = boto3.client("cloudformation", region_name=DEFAULT_REGION, config=_CLIENT_CONFIG)
+    cfn.create_stack(
+        StackName="labs-warm-up",
+        TemplateBody='{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}',
+    )
+    cfn.delete_stack(StackName="labs-warm-up")
+    _warmed_up = True
+
+
+def _build_organization() -> tuple[dict[str, str], dict[str, Any]]:
+    org = boto3.client("organizations", region_name=DEFAULT_REGION, config=_CLIENT_CONFIG)
+    details = org.create_organization(FeatureSet="ALL")["Organization"]
+    root_id = org.list_roots()["Roots"][0]["Id"]
+    accounts = {"management": details["MasterAccountId"]}
+    ous: dict[str, str] = {}
+    for ou_name, members in ORGANIZATION_LAYOUT.items():
+        ou_id = org.create_organizational_unit(ParentId=root_id, Name=ou_name)["OrganizationalUnit"]["Id"]
+        ous[ou_name] = ou_id
+        for name in members:
+            status = org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
+            accounts[name] = status["AccountId"]
+            org.move_account(AccountId=status["AccountId"], SourceParentId=root_id, DestinationParentId=ou_id)
+    return accounts, {"id": details["Id"], "root": root_id, "ous": ous}
+
+
+def start_sandbox(region: str = DEFAULT_REGION) -> Sandbox:
+    """Start this kernel's sandbox, or reset it if one is already running (all its data is dropped)."""
+    global _current
+    from moto import mock_aws
+    from moto.core.base_backend import BackendDict
+    from moto.moto_api._internal import mock_random
+
+    guard.install()
+    emulator.install()
+    with _lock:
+        generation = 1
+        if _current is not None:
+            generation = _current.generation + 1
+            _current.stop()
+        tmpdir = tempfile.TemporaryDirectory(prefix="labs-sandbox-")
+        saved = _replace_env(tmpdir.name)
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region
+        boto3.DEFAULT_SESSION = None
+        mock = mock_aws(config={"iam": {"load_aws_managed_policies": True}})
+        try:
+            mock.start()
+            _warm_up()
+            BackendDict.reset()  # drop the warm-up's data (MockAWS.reset would also unregister URLs)
+            mock_random.seed(SEED)
+            accounts, organization = _build_organization()
+        except BaseException:
+            mock.stop()
+            _restore_env(saved)
+            tmpdir.cleanup()
+            raise
+        _current = Sandbox(region, accounts, organization, generation, mock, saved, tmpdir)
+        return _current
+
+
+def current_sandbox() -> Sandbox:
+    """The running sandbox, or a SandboxNotRunning that tells the learner which cell to run."""
+    if _current is None or not _current.running:
+        raise SandboxNotRunning(
+            "This step needs the lab sandbox, and none is running in this kernel.",
+            hint="Run the notebook's sandbox cell first: sb = ls.start_sandbox()",
+        )
+    return _current
+
+
+def is_running() -> bool:
+    """True while a sandbox is running in this kernel."""
+    return _current is not None and _current.running
+
+
+guard.sandbox_running = is_running
