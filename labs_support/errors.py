@@ -45,24 +45,17 @@ class CourseDataError(LabError):
     title = "A course data file has a problem"
 
 
-_COLOURS = {
-    "error": ("#fdecea", "#b3261e"),
-    "warning": ("#fff4e5", "#8a5300"),
-    "ok": ("#e7f5ea", "#1e6b34"),
-    "info": ("#e8f0fe", "#1a4d8f"),
-}
+# Mid-tone accents on a faint tint of themselves, text colour inherited: readable in JupyterLab's light
+# and dark themes alike.
+_ACCENTS = {"error": "#d0453b", "warning": "#c98a1b", "ok": "#3a9d5d", "info": "#4a7fc1"}
 
 
 def message_box(title: str, message: str, hint: str | None = None, kind: str = "error") -> str:
-    """HTML for a small coloured box with a title, a message and an optional hint."""
-    background, accent = _COLOURS[kind]
-    parts = [
-        f'<div style="border-left:4px solid {accent};background:{background};padding:8px 12px;'
-        f'margin:4px 0;border-radius:4px;font-family:var(--jp-ui-font-family,sans-serif)">',
-        f'<div style="font-weight:600;color:{accent}">{html.escape(title)}</div>',
-        f'<div style="white-space:pre-wrap">{html.escape(message)}</div>',
-    ]
-    if hint:
-        parts.append(f'<div style="margin-top:4px"><b>Hint:</b> {html.escape(hint)}</div>')
-    parts.append("</div>")
-    return "".join(parts)
+    """HTML for a small tinted box with a title, a message and an optional hint."""
+    accent = _ACCENTS[kind]
+    hint_html = f'<div style="margin-top:4px"><b>Hint:</b> {html.escape(hint)}</div>' if hint else ""
+    return (
+        f'<div style="border-left:4px solid {accent};background:{accent}1f;padding:6px 12px;margin:4px 0;'
+        f'border-radius:4px"><div style="font-weight:600;color:{accent}">{html.escape(title)}</div>'
+        f'<div style="white-space:pre-wrap">{html.escape(message)}</div>{hint_html}</div>'
+    )
