@@ -74,14 +74,10 @@ def load_course() -> Course:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         domains = tuple(
-            Domain(
-                d["number"], d["name"], d["weight"], d["folder"], {str(k): v for k, v in d["tasks"].items()}
-            )
+            Domain(d["number"], d["name"], d["weight"], d["folder"], {str(k): v for k, v in d["tasks"].items()})
             for d in raw["domains"]
         )
-        modules = tuple(
-            Module(m["id"], m["domain"], m["title"], m["notebook"], m["status"]) for m in raw["modules"]
-        )
+        modules = tuple(Module(m["id"], m["domain"], m["title"], m["notebook"], m["status"]) for m in raw["modules"])
     except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
         raise CourseDataError(f"{path} could not be read: {e}") from e
     return Course(raw["exam"], domains, modules)

@@ -13,8 +13,8 @@ import pytest
 from labs_support.course import load_course
 from labs_support.errors import CourseDataError
 from labs_support.paths import QUESTIONS_DIR
-from labs_support.quiz import bank as bank_module
-from labs_support.quiz.bank import (
+from labs_support.quizzes import bank as bank_module
+from labs_support.quizzes.bank import (
     SCHEMA_PATH,
     BankProblem,
     available_topics,

@@ -12,12 +12,12 @@ from pathlib import Path
 import ipywidgets as widgets
 import pytest
 
-import labs_support.quiz as quiz_package
+import labs_support.quizzes as quiz_package
 from labs_support.errors import CourseDataError, LabError
-from labs_support.quiz import bank as bank_module
-from labs_support.quiz import widget as widget_module
-from labs_support.quiz.bank import Question, load_bank
-from labs_support.quiz.widget import Quiz, Score
+from labs_support.quizzes import bank as bank_module
+from labs_support.quizzes import widget as widget_module
+from labs_support.quizzes.bank import Question, load_bank
+from labs_support.quizzes.widget import Quiz, Score
 
 FIXTURES = Path(__file__).parent / "data" / "questions"
 

@@ -33,6 +33,9 @@ def install() -> None:
     if _installed:
         return
     check_moto_version()
+    from . import ec2_offerings
+
+    ec2_offerings.install()  # before anything imports moto's EC2 models
     from . import cloudformation, iam, sts
 
     iam.install()

@@ -2,7 +2,7 @@
 
 In a notebook::
 
-    from labs_support.quiz import show_quiz
+    from labs_support.quizzes import show_quiz
     quiz = show_quiz("cfn-templates")
 """
 

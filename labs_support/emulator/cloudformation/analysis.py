@@ -139,16 +139,10 @@ class TemplateModel:
 
     def _check_types(self) -> None:
         unknown = sorted(
-            {
-                str(r["Type"])
-                for r in self.resources.values()
-                if not is_known_type(str(r["Type"]), self.region)
-            }
+            {str(r["Type"]) for r in self.resources.values() if not is_known_type(str(r["Type"]), self.region)}
         )
         if unknown:
-            raise template_format_error(
-                f"Template format error: Unrecognized resource types: [{', '.join(unknown)}]"
-            )
+            raise template_format_error(f"Template format error: Unrecognized resource types: [{', '.join(unknown)}]")
 
     def _check_conditions(self) -> None:
         for name, expression in self.conditions.items():
@@ -170,25 +164,19 @@ class TemplateModel:
         if missing:
             prefix = "Template format error: " if block == "Resources" else ""
             raise template_format_error(
-                f"{prefix}Unresolved resource dependencies [{', '.join(missing)}] "
-                f"in the {block} block of the template"
+                f"{prefix}Unresolved resource dependencies [{', '.join(missing)}] in the {block} block of the template"
             )
         for resource, attribute in sorted(found.getatts):
             if resource not in self.resources:
                 raise template_format_error(
                     f"Template error: instance of Fn::GetAtt references undefined resource {resource}"
                 )
-            if attribute != "?" and not valid_getatt(
-                str(self.resources[resource]["Type"]), self.region, attribute
-            ):
+            if attribute != "?" and not valid_getatt(str(self.resources[resource]["Type"]), self.region, attribute):
                 raise template_format_error(
-                    f"Template error: resource {resource} does not support attribute type {attribute} "
-                    "in Fn::GetAtt"
+                    f"Template error: resource {resource} does not support attribute type {attribute} in Fn::GetAtt"
                 )
         for condition in sorted(found.if_conditions - set(self.conditions)):
-            raise template_format_error(
-                f"Template error: unresolved condition dependency {condition} in Fn::If"
-            )
+            raise template_format_error(f"Template error: unresolved condition dependency {condition} in Fn::If")
 
     def _check_resources(self) -> None:
         for logical_id, resource in self.resources.items():
@@ -239,8 +227,7 @@ class TemplateModel:
         named = [
             k
             for k in iam
-            if _IAM_NAME_PROPERTIES.get(self.resources[k]["Type"])
-            in (self.resources[k].get("Properties") or {})
+            if _IAM_NAME_PROPERTIES.get(self.resources[k]["Type"]) in (self.resources[k].get("Properties") or {})
         ]
         if named:
             return ["CAPABILITY_NAMED_IAM"], named
@@ -259,9 +246,7 @@ class TemplateModel:
             }
             if "Default" in spec:
                 default = spec["Default"]
-                item["DefaultValue"] = (
-                    ",".join(map(str, default)) if isinstance(default, list) else str(default)
-                )
+                item["DefaultValue"] = ",".join(map(str, default)) if isinstance(default, list) else str(default)
             if "Description" in spec:
                 item["Description"] = spec["Description"]
             if "AllowedValues" in spec:

@@ -226,8 +226,9 @@ def validate_template(self: CloudFormationResponse) -> ActionResult:
     if "Description" in model.doc:
         result["Description"] = model.doc["Description"]
     capabilities, reason = _capability_reason(model)
-    if capabilities:
-        result["Capabilities"], result["CapabilitiesReason"] = capabilities, reason
+    result["Capabilities"] = capabilities  # [] when none is needed, as AWS answers
+    if reason:
+        result["CapabilitiesReason"] = reason
     return ActionResult(result)
 
 

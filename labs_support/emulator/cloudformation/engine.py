@@ -23,6 +23,7 @@ from .errors import (
     InsufficientCapabilitiesException,
     PropertyValidationFailure,
     ResourceFailure,
+    SandboxNotSupported,
     StackFailure,
     ValidationError,
 )
@@ -106,8 +107,23 @@ class CloudFormationEngine(BaseBackend):
         return [s.name for s in self.live_stacks() if export_name in s.imports]
 
     # -- template helpers ---------------------------------------------------------------------------
-    def _model(self, body: str) -> TemplateModel:
-        return TemplateModel.build(parse_template(body), self.region_name)
+    def _model(self, body: str, capabilities: list[str]) -> TemplateModel:
+        doc = parse_template(body)
+        if doc.get("Transform"):
+            # AWS expands transforms (AWS::Serverless, AWS::Include, macros) before anything else is checked
+            if "CAPABILITY_AUTO_EXPAND" not in capabilities:
+                raise InsufficientCapabilitiesException("Requires capabilities : [CAPABILITY_AUTO_EXPAND]")
+            raise SandboxNotSupported(
+                "The course sandbox does not expand transforms (SAM, AWS::Include, macros) yet; on AWS, "
+                "CloudFormation expands them before it processes the template."
+            )
+        model = TemplateModel.build(doc, self.region_name)
+        if "{{resolve:" in json.dumps(model.resources):
+            raise SandboxNotSupported(
+                "The course sandbox does not resolve dynamic references ({{resolve:...}}) yet; on AWS, "
+                "CloudFormation resolves them when it creates or updates the stack."
+            )
+        return model
 
     def _ssm_lookup(self, name: str) -> str | None:
         from moto.ssm.models import ssm_backends
@@ -137,11 +153,9 @@ class CloudFormationEngine(BaseBackend):
                 raise AlreadyExistsException(f"Stack [{request.name}] already exists")
             if not request.template_body:
                 raise ValidationError("Either Template URL or Template Body must be specified.")
-            model = self._model(request.template_body)
+            model = self._model(request.template_body, request.capabilities or [])
             self._check_capabilities(model, request.capabilities or [])
-            params = resolve_parameters(
-                model.parameters, request.parameters or {}, None, set(), self._ssm_lookup
-            )
+            params = resolve_parameters(model.parameters, request.parameters or {}, None, set(), self._ssm_lookup)
             stack = Stack(
                 stack_id=new_stack_id(self.account_id, self.region_name, request.name),
                 name=request.name,
@@ -161,11 +175,10 @@ class CloudFormationEngine(BaseBackend):
             )
             run = _Run(self, stack, model)
             run.check_conditional_references()
+            run.check_mappings()
             self.stacks[stack.stack_id] = stack
             stack.stack_event("CREATE_IN_PROGRESS", "User Initiated")
-            run.create(
-                on_failure=request.on_failure or ("DO_NOTHING" if request.disable_rollback else "ROLLBACK")
-            )
+            run.create(on_failure=request.on_failure or ("DO_NOTHING" if request.disable_rollback else "ROLLBACK"))
             return stack
 
     def update_stack(self, request: StackRequest) -> Stack:
@@ -175,17 +188,15 @@ class CloudFormationEngine(BaseBackend):
             if stack is None:
                 raise ValidationError(f"Stack [{request.name}] does not exist")
             if stack.status not in STABLE:
-                raise ValidationError(
-                    f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated."
-                )
+                raise ValidationError(f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
             if request.use_previous_template:
                 body = stack.template_body
             elif request.template_body:
                 body = request.template_body
             else:
                 raise ValidationError("Either Template URL or Template Body must be specified.")
-            model = self._model(body)
-            self._check_capabilities(model, request.capabilities or stack.capabilities)
+            model = self._model(body, request.capabilities or [])
+            self._check_capabilities(model, request.capabilities or [])  # acknowledged on every update
             params = resolve_parameters(
                 model.parameters,
                 request.parameters or {},
@@ -203,9 +214,10 @@ class CloudFormationEngine(BaseBackend):
                 raise ValidationError("No updates are to be performed.")
             run = _Run(self, stack, model, params)
             run.check_conditional_references()
+            run.check_mappings()
             stack.stack_event("UPDATE_IN_PROGRESS", "User Initiated")
             disable = request.disable_rollback if request.disable_rollback is not None else False
-            run.update(body, params, new_tags, request.capabilities or stack.capabilities, disable)
+            run.update(body, params, new_tags, request.capabilities or [], disable)
             return stack
 
     def delete_stack(self, name_or_id: str, retain: list[str] | None = None) -> None:
@@ -215,9 +227,7 @@ class CloudFormationEngine(BaseBackend):
             if stack is None or stack.deleted_for_good:
                 return  # AWS answers success for a stack that does not exist
             if stack.termination_protection:
-                raise ValidationError(
-                    f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled"
-                )
+                raise ValidationError(f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled")
             if retain and stack.status != "DELETE_FAILED":
                 raise ValidationError(
                     f"Invalid operation on stack [{stack.stack_id}]. "
@@ -300,9 +310,7 @@ class _Run:
     def _getatt(self, name: str, attribute: str) -> Any:
         resource = self.live.get(name)
         if resource is None or resource.provisioned is None:
-            raise TemplateError(
-                f"Template error: instance of Fn::GetAtt references undefined resource {name}"
-            )
+            raise TemplateError(f"Template error: instance of Fn::GetAtt references undefined resource {name}")
         return provider_for(resource.resource_type).get_att(
             self._request(name, resource.resource_type, resource.provisioned.properties),
             resource.provisioned,
@@ -386,6 +394,24 @@ class _Run:
                     f"[{', '.join(missing)}] in the Resources block of the template"
                 )
 
+    def check_mappings(self) -> None:
+        """Fn::FindInMap lookups whose keys are known before provisioning must exist (AWS rejects the request)."""
+        assert self.model is not None
+        conditions = self._condition_values()
+        fragments: list[Any] = [
+            self.model.resources[k].get("Properties", {}) for k in self.model.order if self.included(k)
+        ]
+        fragments += [o for o in self.model.outputs.values() if conditions.get(o.get("Condition", ""), True)]
+        evaluator = self.evaluator()
+        for node in _function_nodes(fragments, "Fn::FindInMap", conditions):
+            try:
+                evaluator.resolve(node)
+            except TemplateError as e:
+                if str(e).startswith("Template error: Unable to get mapping"):
+                    raise ValidationError(str(e)) from None
+            except Exception:  # keys that depend on resources or imports are checked when provisioning
+                continue
+
     def _request(self, logical_id: str, resource_type: str, properties: dict[str, Any]) -> ResourceRequest:
         return ResourceRequest(
             logical_id,
@@ -409,8 +435,7 @@ class _Run:
             errors = property_errors(resource_type, self.engine.region_name, resolved)
             if errors:
                 raise PropertyValidationFailure(
-                    f"Properties validation failed for resource {logical_id} with message:\n"
-                    f"[{', '.join(errors)}]"
+                    f"Properties validation failed for resource {logical_id} with message:\n[{', '.join(errors)}]"
                 )
         return resolved
 
@@ -491,12 +516,8 @@ class _Run:
                     except ResourceFailure as e:
                         self._fail_resource(logical_id, "CREATE_FAILED", e.reason)
                         if isinstance(e, PropertyValidationFailure):
-                            raise StackFailure(
-                                f"Validation failed for following resources: [{logical_id}]."
-                            ) from None
-                        raise StackFailure(
-                            f"The following resource(s) failed to create: [{logical_id}]."
-                        ) from None
+                            raise StackFailure(f"Validation failed for following resources: [{logical_id}].") from None
+                        raise StackFailure(f"The following resource(s) failed to create: [{logical_id}].") from None
             stack.outputs = self._outputs()
         except StackFailure as failure:
             self._after_create_failure(failure.reason, on_failure)
@@ -534,12 +555,15 @@ class _Run:
     def _after_create_failure(self, reason: str, on_failure: str) -> None:
         stack = self.stack
         stack.resources = dict(self.live)
+        # AWS ends the reason as a sentence before what follows ('... by stack Y. Rollback requested by user.')
+        reason = reason if reason.endswith(".") else reason + "."
         if on_failure == "DO_NOTHING":
             stack.stack_event("CREATE_FAILED", reason + " ")
             return
         stack.stack_event("ROLLBACK_IN_PROGRESS", reason + ROLLBACK_REQUESTED)
         self._remove_all(rolling_back=True)
         stack.outputs = []
+        stack.deleted = clock.now()  # DescribeStacks shows a DeletionTime for a rolled-back stack
         stack.stack_event("ROLLBACK_COMPLETE")
         stack.reason = None
         if on_failure == "DELETE":
@@ -577,9 +601,7 @@ class _Run:
                 )
             except ResourceFailure as e:
                 resource.status, resource.reason = "DELETE_FAILED", e.reason
-                stack.event(
-                    logical_id, resource.physical_id, resource.resource_type, "DELETE_FAILED", e.reason
-                )
+                stack.event(logical_id, resource.physical_id, resource.resource_type, "DELETE_FAILED", e.reason)
                 failed.append(logical_id)
                 continue
             resource.status, resource.updated = "DELETE_COMPLETE", clock.now()
@@ -593,9 +615,7 @@ class _Run:
             self.model = TemplateModel.build(stack.template, stack.region)
         failed = self._remove_all(rolling_back=False, retain=retain)
         if failed:
-            stack.stack_event(
-                "DELETE_FAILED", f"The following resource(s) failed to delete: [{', '.join(failed)}]. "
-            )
+            stack.stack_event("DELETE_FAILED", f"The following resource(s) failed to delete: [{', '.join(failed)}]. ")
             return
         stack.deleted = clock.now()
         stack.imports = set()
@@ -647,8 +667,7 @@ class _Run:
                     status = "CREATE_FAILED" if previous is None else "UPDATE_FAILED"
                     self._fail_resource(logical_id, status, e.reason)
                     raise StackFailure(
-                        f"The following resource(s) failed to {status.split('_')[0].lower()}: "
-                        f"[{logical_id}]. "
+                        f"The following resource(s) failed to {status.split('_')[0].lower()}: [{logical_id}]. "
                     ) from None
             outputs = self._outputs()
             self._check_exports_in_use(outputs)
@@ -681,9 +700,7 @@ class _Run:
             stack.stack_event("UPDATE_COMPLETE")
             stack.reason = None
         else:
-            stack.stack_event(
-                "UPDATE_COMPLETE", "Update successful. One or more resources could not be deleted."
-            )
+            stack.stack_event("UPDATE_COMPLETE", "Update successful. One or more resources could not be deleted.")
 
     def included_safe(self, logical_id: str) -> bool:
         assert self.model is not None
@@ -735,16 +752,12 @@ class _Run:
                 properties,
             )
         else:
-            self.stack.event(
-                logical_id, previous.physical_id, new_type, "UPDATE_IN_PROGRESS", None, properties
-            )
+            self.stack.event(logical_id, previous.physical_id, new_type, "UPDATE_IN_PROGRESS", None, properties)
             provisioned = provider.update(request, previous.provisioned)
         resource.provisioned = provisioned
         resource.status, resource.updated = "UPDATE_COMPLETE", clock.now()
         self.live[logical_id] = resource
-        self.stack.event(
-            logical_id, provisioned.physical_id, new_type, "UPDATE_COMPLETE", properties=properties
-        )
+        self.stack.event(logical_id, provisioned.physical_id, new_type, "UPDATE_COMPLETE", properties=properties)
         return "replaced" if replace else "updated"
 
     def _check_exports_in_use(self, outputs: list[Output]) -> None:
@@ -758,9 +771,7 @@ class _Run:
             if new[name] != value:
                 raise StackFailure(f"Export {name} cannot be updated as it is in use by {_join_names(users)}")
 
-    def _cleanup(
-        self, removed: list[str], replaced: list[StackResource], old: dict[str, StackResource]
-    ) -> bool:
+    def _cleanup(self, removed: list[str], replaced: list[StackResource], old: dict[str, StackResource]) -> bool:
         """Delete replaced and removed resources; False if any could not be deleted."""
         stack = self.stack
         ok = True
@@ -768,9 +779,7 @@ class _Run:
             provisioned = previous.provisioned
             assert provisioned is not None
             if previous.update_replace_policy in ("Retain", "Snapshot"):
-                stack.event(
-                    previous.logical_id, provisioned.physical_id, previous.resource_type, "DELETE_SKIPPED"
-                )
+                stack.event(previous.logical_id, provisioned.physical_id, previous.resource_type, "DELETE_SKIPPED")
                 continue
             ok = self._delete_quietly(previous) and ok
         for logical_id in reversed([k for k in old if k in removed]):
@@ -786,9 +795,7 @@ class _Run:
     def _delete_quietly(self, resource: StackResource) -> bool:
         """Cleanup-phase delete: a failure is reported in events but does not fail the update (as on AWS)."""
         assert resource.provisioned is not None
-        self.stack.event(
-            resource.logical_id, resource.physical_id, resource.resource_type, "DELETE_IN_PROGRESS"
-        )
+        self.stack.event(resource.logical_id, resource.physical_id, resource.resource_type, "DELETE_IN_PROGRESS")
         try:
             provider_for(resource.resource_type).delete(
                 self._request(resource.logical_id, resource.resource_type, resource.provisioned.properties),
@@ -823,9 +830,7 @@ class _Run:
                     )
                     previous.provisioned = restored
                 except ResourceFailure as e:
-                    stack.event(
-                        logical_id, current.physical_id, previous.resource_type, "UPDATE_FAILED", e.reason
-                    )
+                    stack.event(logical_id, current.physical_id, previous.resource_type, "UPDATE_FAILED", e.reason)
                     continue
                 stack.event(logical_id, previous.physical_id, previous.resource_type, "UPDATE_COMPLETE")
             elif kind == "replaced" and previous is not None:
@@ -881,6 +886,23 @@ def _taken_references(value: Any, conditions: dict[str, bool]) -> set[str]:
             return scan(value).names()
         return set().union(*(_taken_references(v, conditions) for v in value.values())) if value else set()
     return set()
+
+
+def _function_nodes(value: Any, function: str, conditions: dict[str, bool]) -> Iterator[dict[str, Any]]:
+    """Every {function: ...} node of a fragment, following only the Fn::If branches the conditions take."""
+    if isinstance(value, list):
+        for v in value:
+            yield from _function_nodes(v, function, conditions)
+    elif isinstance(value, dict):
+        if len(value) == 1 and function in value:
+            yield value
+            return
+        arg = value.get("Fn::If") if len(value) == 1 else None
+        if isinstance(arg, list) and len(arg) == 3 and arg[0] in conditions:
+            yield from _function_nodes(arg[1] if conditions[arg[0]] else arg[2], function, conditions)
+            return
+        for v in value.values():
+            yield from _function_nodes(v, function, conditions)
 
 
 def _import_nodes(value: Any) -> Iterator[dict[str, Any]]:

@@ -70,9 +70,7 @@ def scan(value: Any, found: References | None = None) -> References:
                     found.getatts.add((res, attr))
                 return found
             if key == "Fn::Sub":
-                text, variables = (
-                    (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
-                )
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
                 if isinstance(variables, dict):
                     scan(list(variables.values()), found)
                 for name in _sub_parts(text) if isinstance(text, str) else []:
@@ -193,9 +191,7 @@ class Evaluator:
         try:
             return self.mappings[name][first][second]
         except (KeyError, TypeError):
-            raise TemplateError(
-                f"Template error: Unable to get mapping for {name}::{first}::{second}"
-            ) from None
+            raise TemplateError(f"Template error: Unable to get mapping for {name}::{first}::{second}") from None
 
     def _if(self, arg: Any) -> Any:
         name, when_true, when_false = arg
@@ -238,6 +234,9 @@ class Evaluator:
         subnets = network.subnets(new_prefix=prefix)
         return [str(next(subnets)) for _ in range(int(count))]
 
+    def _not_emulated(self, arg: Any) -> Any:
+        raise TemplateError("The course sandbox does not emulate Fn::GetStackOutput yet.")
+
     def _needs_language_extensions(self, arg: Any) -> Any:
         raise TemplateError(
             "Template format error: this function needs the AWS::LanguageExtensions transform, "
@@ -271,6 +270,7 @@ _FUNCTIONS: dict[str, Callable[[Evaluator, Any], Any]] = {
     "Fn::Base64": Evaluator._base64,
     "Fn::GetAZs": Evaluator._get_azs,
     "Fn::Cidr": Evaluator._cidr,
+    "Fn::GetStackOutput": Evaluator._not_emulated,
     "Fn::ToJsonString": Evaluator._needs_language_extensions,
     "Fn::Length": Evaluator._needs_language_extensions,
 }

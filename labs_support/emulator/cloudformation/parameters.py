@@ -51,21 +51,15 @@ def _check_constraints(key: str, spec: dict[str, Any], value: str) -> None:
         return _fail(default_message)
 
     ptype = spec.get("Type", "String")
-    values = (
-        [v.strip() for v in value.split(",")] if ptype in ("CommaDelimitedList", "List<Number>") else [value]
-    )
+    values = [v.strip() for v in value.split(",")] if ptype in ("CommaDelimitedList", "List<Number>") else [value]
     if ptype in ("Number", "List<Number>"):
         for v in values:
             if not _is_number(v):
                 raise _fail(f"Parameter '{key}' must be a number.")
             if "MinValue" in spec and float(v) < float(spec["MinValue"]):
-                raise violated(
-                    f"Parameter '{key}' must be a number not less than {as_string(spec['MinValue'])}"
-                )
+                raise violated(f"Parameter '{key}' must be a number not less than {as_string(spec['MinValue'])}")
             if "MaxValue" in spec and float(v) > float(spec["MaxValue"]):
-                raise violated(
-                    f"Parameter '{key}' must be a number not greater than {as_string(spec['MaxValue'])}"
-                )
+                raise violated(f"Parameter '{key}' must be a number not greater than {as_string(spec['MaxValue'])}")
     allowed = spec.get("AllowedValues")
     if allowed is not None and any(v not in [as_string(a) for a in allowed] for v in values):
         raise violated(f"Parameter '{key}' must be one of AllowedValues")
@@ -98,6 +92,8 @@ def resolve_parameters(
     `previous` and `use_previous` serve UpdateStack's UsePreviousValue. Raises ValidationError with
     AWS's messages.
     """
+    if not declared and (given or use_previous):
+        raise _fail("Parameter values specified for a template which does not require them.")
     unknown = [k for k in given if k not in declared]
     unknown += [k for k in use_previous if k not in declared and k not in unknown]
     if unknown:
@@ -111,9 +107,7 @@ def resolve_parameters(
             values[key] = as_string(given[key])
         elif "Default" in spec:
             default = spec["Default"]
-            values[key] = (
-                ",".join(as_string(d) for d in default) if isinstance(default, list) else as_string(default)
-            )
+            values[key] = ",".join(as_string(d) for d in default) if isinstance(default, list) else as_string(default)
         else:
             missing.append(key)
     if missing:
@@ -137,7 +131,5 @@ def resolve_parameters(
         _check_constraints(key, spec, value)
         resolved[key] = ResolvedParameter(key, value, _typed(ptype, value), no_echo, False)
     if unfetched:
-        raise _fail(
-            f"Unable to fetch parameters [{','.join(unfetched)}] from parameter store for this account."
-        )
+        raise _fail(f"Unable to fetch parameters [{','.join(unfetched)}] from parameter store for this account.")
     return resolved

@@ -181,8 +181,7 @@ class MotoProvider:
             if value is not None:
                 return value
         raise ResourceFailure(
-            f"The course sandbox cannot read attribute {attribute} of {request.resource_type} "
-            "(moto does not model it)."
+            f"The course sandbox cannot read attribute {attribute} of {request.resource_type} (moto does not model it)."
         )
 
 
@@ -247,6 +246,30 @@ def provider_for(resource_type: str) -> Provider:
 
     model = get_model_map().get(resource_type)
     return MotoProvider(model) if model is not None else UnsupportedProvider()
+
+
+class S3BucketProvider(MotoProvider):
+    """S3 refuses to delete a bucket that still holds objects; moto's CloudFormation hook skips it silently."""
+
+    def delete(self, request: ResourceRequest, current: Provisioned) -> None:
+        from moto.s3.exceptions import BucketNotEmpty
+        from moto.s3.models import s3_backends
+        from moto.utilities.utils import get_partition
+
+        backend = s3_backends[request.account_id][get_partition(request.region)]
+        bucket = backend.buckets.get(current.physical_id)
+        if bucket is not None and bucket.keys:
+            raise ResourceFailure(_reason(BucketNotEmpty(current.physical_id)))
+        super().delete(request, current)
+
+
+def _s3_bucket_provider() -> Provider:
+    from moto.cloudformation.parsing import get_model_map
+
+    return S3BucketProvider(get_model_map()["AWS::S3::Bucket"])
+
+
+register_provider("AWS::S3::Bucket", _s3_bucket_provider)
 
 
 def valid_getatt(resource_type: str, region: str, attribute: str) -> bool:

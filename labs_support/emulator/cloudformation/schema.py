@@ -98,9 +98,7 @@ def _validator(resource_type: str, region: str) -> Any:
     # Read-only properties describe what the service returns; a template may not set them, but the
     # registry schemas do not mark that in a way a validator enforces, so drop them from the check.
     props = {
-        k: v
-        for k, v in schema.get("properties", {}).items()
-        if k not in read_only_properties(resource_type, region)
+        k: v for k, v in schema.get("properties", {}).items() if k not in read_only_properties(resource_type, region)
     }
     writable["properties"] = props
     for key in ("oneOf", "anyOf", "allOf", "dependencies", "dependentRequired", "dependentSchemas"):
@@ -131,9 +129,7 @@ def property_errors(resource_type: str, region: str, properties: dict[str, Any])
         elif error.validator == "type":
             expected = error.validator_value
             expected = expected[0] if isinstance(expected, list) else expected
-            messages.append(
-                f"{path}: expected type: {_type_name(expected)}, found: {_type_of(error.instance)}"
-            )
+            messages.append(f"{path}: expected type: {_type_name(expected)}, found: {_type_of(error.instance)}")
         elif error.validator == "enum":
             messages.append(f"{path}: {error.instance} is not a valid enum value")
         else:

@@ -45,9 +45,7 @@ class StackEvent:
         if self.physical_id == self.stack_id:
             self.event_id = str(mock_random.uuid4())
         else:
-            stamp = (
-                self.timestamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{self.timestamp.microsecond // 1000:03d}Z"
-            )
+            stamp = self.timestamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{self.timestamp.microsecond // 1000:03d}Z"
             self.event_id = f"{self.logical_id}-{self.status}-{stamp}"
 
     def to_api(self) -> dict[str, Any]:
@@ -168,9 +166,7 @@ class Stack:
         properties: dict[str, Any] | None = None,
     ) -> StackEvent:
         """Record an event (newest last here; the API returns newest first)."""
-        ev = StackEvent(
-            self.stack_id, self.name, logical_id, physical_id, resource_type, status, reason, properties
-        )
+        ev = StackEvent(self.stack_id, self.name, logical_id, physical_id, resource_type, status, reason, properties)
         self.events.append(ev)
         return ev
 

@@ -129,14 +129,11 @@ def check_sections(doc: dict[str, Any]) -> None:
     for logical_id, resource in resources.items():
         if not isinstance(resource, dict) or "Type" not in resource:
             raise template_format_error(
-                f"Template format error: [/Resources/{logical_id}] Every Resources object must contain a "
-                "Type member."
+                f"Template format error: [/Resources/{logical_id}] Every Resources object must contain a Type member."
             )
     for output in (doc.get("Outputs") or {}).values():
         if not isinstance(output, dict) or "Value" not in output:
-            raise template_format_error(
-                "Template format error: Every Outputs member must contain a Value object"
-            )
+            raise template_format_error("Template format error: Every Outputs member must contain a Value object")
 
 
 LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
