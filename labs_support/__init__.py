@@ -1,4 +1,15 @@
-"""labs_support: the sandbox, checks, quizzes and progress behind the DOP-C02 course notebooks."""
+"""labs_support: the sandbox, checks, quizzes and progress behind the DOP-C02 course notebooks.
+
+A notebook needs only these names:
+
+    import labs_support as ls
+    sb = ls.start_sandbox()          # the in-process AWS of this kernel (see sandbox.py)
+    ls.check("cfn-templates.network")  # a lab check: PASS, or NOT YET with a hint
+    ls.solution("cfn-templates.logging")  # reveal an exercise's reference solution
+    ls.quiz("cfn-templates")         # the module's exam-style quiz
+    ls.dashboard()                   # the learner's progress per domain
+    ls.stack_summary(cfn, "network"), ls.stack_events(cfn, "network")   # pictures of a stack
+"""
 
 from __future__ import annotations
 
@@ -9,9 +20,30 @@ import sys
 if "jsonschema" not in sys.modules:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
-from . import guard
+from . import friendly, guard
+from .checks import check
+from .exercises import solution
+from .overview import course_map, environment_check, exam_at_a_glance
+from .progress import PROGRESS_ENV_VAR, dashboard
+from .quizzes import show_quiz as quiz
 from .sandbox import Sandbox, current_sandbox, start_sandbox
+from .show import stack_events, stack_summary
 
 guard.install()
+friendly.install()
 
-__all__ = ["Sandbox", "current_sandbox", "start_sandbox"]
+__all__ = [
+    "PROGRESS_ENV_VAR",
+    "Sandbox",
+    "check",
+    "course_map",
+    "current_sandbox",
+    "dashboard",
+    "environment_check",
+    "exam_at_a_glance",
+    "quiz",
+    "solution",
+    "stack_events",
+    "stack_summary",
+    "start_sandbox",
+]
