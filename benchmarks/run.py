@@ -1,0 +1,189 @@
+"""The course's performance harness.
+
+    python benchmarks/run.py                 # every notebook, plus the sandbox micro-benchmarks
+    python benchmarks/run.py notebooks/00-start-here.ipynb
+
+For each notebook it executes headless (a fresh kernel, as a learner's Run All) and reports the whole
+run, the slowest cell, the slowest *lab* cell (every cell except the one that starts the sandbox, whose
+one-off warm-up is reported on its own), and the kernel's peak memory (VmHWM, the high-water mark of
+its resident set). Then it times the sandbox itself in this process. Results go to stdout and to
+benchmarks/out/results.json; the README quotes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+import psutil
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "benchmarks" / "out"
+WARM_UP_MARK = "start_sandbox("
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The high-water mark of a process's resident memory (Linux), else its current RSS."""
+    status = Path(f"/proc/{pid}/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def _cell_seconds(cell: nbformat.NotebookNode) -> float:
+    timing = cell.metadata.get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return 0.0
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def bench_notebook(path: Path) -> dict:
+    """Run one notebook in a fresh kernel and measure it."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    started = time.perf_counter()
+    peak = 0.0
+    with client.setup_kernel():
+        pid = client.km.provisioner.process.pid
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        peak = _peak_rss_mb(pid)
+    total = time.perf_counter() - started
+    cells = [(i, c, _cell_seconds(c)) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    slowest = max(cells, key=lambda t: t[2])
+    warm = [t for t in cells if WARM_UP_MARK in t[1].source]
+    lab = [t for t in cells if WARM_UP_MARK not in t[1].source]
+    slowest_lab = max(lab, key=lambda t: t[2]) if lab else None
+    return {
+        "notebook": str(path.relative_to(REPO)),
+        "seconds": round(total, 2),
+        "cells": len(cells),
+        "slowest_cell": {"index": slowest[0], "seconds": round(slowest[2], 3), "source": _first_line(slowest[1])},
+        "sandbox_start_seconds": round(max((t[2] for t in warm), default=0.0), 3),
+        "slowest_lab_cell": None if slowest_lab is None else {
+            "index": slowest_lab[0], "seconds": round(slowest_lab[2], 3), "source": _first_line(slowest_lab[1])},
+        "kernel_peak_mb": round(peak, 1),
+    }
+
+
+def _first_line(cell: nbformat.NotebookNode) -> str:
+    return next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")[:60]
+
+
+TEN_RESOURCES = """
+Resources:
+  Q1: {Type: AWS::SQS::Queue}
+  Q2: {Type: AWS::SQS::Queue}
+  T1: {Type: AWS::SNS::Topic}
+  T2: {Type: AWS::SNS::Topic}
+  B1: {Type: AWS::S3::Bucket}
+  B2: {Type: AWS::S3::Bucket}
+  P1: {Type: AWS::SSM::Parameter, Properties: {Name: !Sub "/${AWS::StackName}/p1", Type: String, Value: a}}
+  P2: {Type: AWS::SSM::Parameter, Properties: {Name: !Sub "/${AWS::StackName}/p2", Type: String, Value: b}}
+  G1: {Type: AWS::Logs::LogGroup}
+  D1:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{AttributeName: k, AttributeType: S}]
+      KeySchema: [{AttributeName: k, KeyType: HASH}]
+      BillingMode: PAY_PER_REQUEST
+"""
+
+
+def bench_sandbox(repeats: int = 20) -> dict:
+    """Sandbox start/reset, a 10-resource stack through the engine, and a plain moto baseline."""
+    import labs_support as ls
+
+    started = time.perf_counter()
+    sb = ls.start_sandbox()
+    first_start = time.perf_counter() - started
+    resets = []
+    for _ in range(5):
+        t = time.perf_counter()
+        sb = ls.start_sandbox()
+        resets.append(time.perf_counter() - t)
+    cfn = sb.client("cloudformation")
+    creates = []
+    for i in range(repeats):
+        t = time.perf_counter()
+        cfn.create_stack(StackName=f"ten-{i}", TemplateBody=TEN_RESOURCES)
+        creates.append(time.perf_counter() - t)
+    assert cfn.describe_stacks(StackName="ten-0")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    t = time.perf_counter()
+    for _ in range(100):
+        cfn.describe_stacks(StackName="ten-0")
+    describe_ms = (time.perf_counter() - t) * 10
+    sb.stop()
+    return {
+        "sandbox_first_start_seconds": round(first_start, 2),
+        "sandbox_reset_seconds_median": round(statistics.median(resets), 3),
+        "engine_10_resource_create_ms_median": round(statistics.median(creates) * 1000, 1),
+        "describe_stacks_ms": round(describe_ms, 2),
+        "moto_10_resource_create_ms_median": _moto_baseline(repeats),
+    }
+
+
+def _moto_baseline(repeats: int) -> float:
+    """The same stack through moto's own CloudFormation, in a clean subprocess (no fidelity layer)."""
+    import subprocess
+
+    code = f"""
+import os, statistics, sys, time
+sys.modules['rfc3987_syntax'] = None
+os.environ.update(AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='x', AWS_DEFAULT_REGION='us-east-1')
+import boto3
+from moto import mock_aws
+with mock_aws():
+    cfn = boto3.client('cloudformation')
+    cfn.create_stack(StackName='warm', TemplateBody={TEN_RESOURCES!r})
+    times = []
+    for i in range({repeats}):
+        t = time.perf_counter(); cfn.create_stack(StackName=f'ten-{{i}}', TemplateBody={TEN_RESOURCES!r})
+        times.append(time.perf_counter() - t)
+print(round(statistics.median(times) * 1000, 1))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str]) -> None:
+    os.environ.setdefault("DOP_COURSE_PROGRESS", str(Path(tempfile.mkdtemp()) / "progress.sqlite"))
+    notebooks = [Path(a).resolve() for a in argv] or sorted(
+        p for p in (REPO / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+    )
+    results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "notebooks": []}
+    print(f"{'notebook':58} {'run s':>6} {'start s':>7} {'slowest lab cell':>18} {'peak MB':>8}")
+    for path in notebooks:
+        r = bench_notebook(path)
+        results["notebooks"].append(r)
+        lab = r["slowest_lab_cell"]
+        lab_text = f"{lab['seconds']:.3f}s (#{lab['index']})" if lab else "-"
+        print(f"{r['notebook']:58} {r['seconds']:6.2f} {r['sandbox_start_seconds']:7.2f} {lab_text:>18} "
+              f"{r['kernel_peak_mb']:8.1f}")
+        if lab:
+            print(f"{'':58}   slowest lab cell: {lab['source']}")
+    total = sum(r["seconds"] for r in results["notebooks"])
+    results["course_total_seconds"] = round(total, 2)
+    print(f"{'whole course':58} {total:6.2f}")
+    results["sandbox"] = bench_sandbox()
+    for key, value in results["sandbox"].items():
+        print(f"{key:45} {value}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
