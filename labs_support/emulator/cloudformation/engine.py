@@ -29,7 +29,7 @@ from .errors import (
 )
 from .intrinsics import NO_VALUE, Evaluator, TemplateError, scan
 from .parameters import ResolvedParameter, resolve_parameters
-from .resources import ResourceRequest, needs_replacement, provider_for
+from .resources import ResourceRequest, name_property, needs_replacement, provider_for
 from .schema import is_custom_type, property_errors
 from .stack import STABLE, Output, Stack, StackResource, new_stack_id
 from .template import parse_template
@@ -722,9 +722,7 @@ class _Run:
         )
         resource = StackResource(logical_id, new_type, definition, status="UPDATE_IN_PROGRESS")
         if replace:
-            from moto.cloudformation.parsing import resource_name_property_from_type
-
-            name_prop = resource_name_property_from_type(new_type)
+            name_prop = name_property(new_type)
             if (
                 name_prop
                 and properties.get(name_prop)

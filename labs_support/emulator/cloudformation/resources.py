@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol
 
 from moto.moto_api._internal import mock_random
@@ -80,6 +81,14 @@ class Provider(Protocol):
     def get_att(self, request: ResourceRequest, current: Provisioned, attribute: str) -> Any: ...
 
 
+@cache
+def name_property(resource_type: str) -> str | None:
+    """The property that names a resource of this type (BucketName, QueueName ...), per moto's models."""
+    from moto.cloudformation.parsing import resource_name_property_from_type
+
+    return resource_name_property_from_type(resource_type) or None
+
+
 def needs_replacement(resource_type: str, region: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The create-only properties whose value changes (non-empty means the update replaces the resource)."""
     return sorted(p for p in create_only_properties(resource_type, region) if old.get(p) != new.get(p))
@@ -92,9 +101,7 @@ class MotoProvider:
         self.model = model
 
     def _name_property(self, resource_type: str) -> str | None:
-        from moto.cloudformation.parsing import resource_name_property_from_type
-
-        return resource_name_property_from_type(resource_type) or None
+        return name_property(resource_type)
 
     def _with_name(self, request: ResourceRequest, name_prop: str | None) -> tuple[str, dict[str, Any]]:
         props = dict(request.properties)

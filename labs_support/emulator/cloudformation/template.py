@@ -45,8 +45,12 @@ _FN_TAGS = {
 }
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as strings and understands CloudFormation's tags."""
+# libyaml's parser when PyYAML has it (about five times faster than the pure-Python one).
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _TemplateLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """A safe loader that keeps dates as strings and understands CloudFormation's tags."""
 
 
 # CloudFormation keeps '2010-09-09' a string; PyYAML would make it a date.
