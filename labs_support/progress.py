@@ -833,7 +833,7 @@ _TRACK = "#ebebeb"
 
 
 def domain_chart(completion: dict[int, Completion]) -> Figure:
-    """A horizontal bar per domain: percent complete, annotated done/total ("no labs yet" if empty).
+    """A horizontal bar per domain: percent complete, annotated done/total ("no modules yet" if empty).
 
     The figure is not registered with pyplot (nothing to close, no backend switch): render it with
     `fig.savefig` or display it. Its white card keeps dark text readable in light and dark themes.
@@ -862,7 +862,7 @@ def domain_chart(completion: dict[int, Completion]) -> Figure:
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         ys = list(range(len(domains)))
-        # A grey track (a collection, not a bar) behind the domains that have items; none for "no labs yet".
+        # A grey track (a collection, not a bar) behind the domains that have items; none for "no modules yet".
         for y, d in zip(ys, domains, strict=True):
             if completion[d].total:
                 ax.broken_barh([(0, 100)], (y - 0.3, 0.6), facecolors=_TRACK, zorder=0)
@@ -877,7 +877,7 @@ def domain_chart(completion: dict[int, Completion]) -> Figure:
         for y, d in zip(ys, domains, strict=True):
             c = completion[d]
             if c.total == 0:
-                ax.text(1.5, y, "no labs yet", va="center", color=_MUTED, style="italic")
+                ax.text(1.5, y, "no modules yet", va="center", color=_MUTED, style="italic")
             elif c.percent > 75:
                 ax.text(c.percent - 1.5, y, f"{c.done}/{c.total}", va="center", ha="right", color="white")
             else:
@@ -956,7 +956,7 @@ def _dashboard_text(
     labels = _domain_labels()
     lines = ["Progress by exam domain"]
     for d, c in sorted(completion.items()):
-        state = "no labs yet" if c.total == 0 else f"{c.done}/{c.total} ({c.percent:.0f}%)"
+        state = "no modules yet" if c.total == 0 else f"{c.done}/{c.total} ({c.percent:.0f}%)"
         lines.append(f"  {labels.get(d, f'Domain {d}')}: {state}")
     lines.append("Modules (quiz questions correct, checks passed)")
     lines += [f"  {mid}: {qc}/{qt}, {cp}/{ct}  {title}" for mid, title, qc, qt, cp, ct in rows]

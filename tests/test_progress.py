@@ -673,7 +673,7 @@ def test_domain_chart_has_a_bar_per_domain_and_no_pyplot_figure() -> None:
     assert labels[0] == "1 SDLC Automation (22%)"
     assert labels[5].startswith("6 Security and Compliance")
     texts = [t.get_text() for t in ax.texts]
-    assert texts.count("no labs yet") == 2
+    assert texts.count("no modules yet") == 2
     assert {"1/4", "9/10", "0/3", "2/2"} <= set(texts)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
@@ -745,7 +745,7 @@ def test_dashboard_shows_the_chart_and_a_module_table(
     assert "could not be loaded" not in page
     text = str(shown[0])
     assert "2 Configuration Management and IaC (17%): 2/4 (50%)" in text
-    assert "3 Resilient Cloud Solutions (15%): no labs yet" in text
+    assert "3 Resilient Cloud Solutions (15%): no modules yet" in text
     assert plt.get_fignums() == before
 
 

@@ -32,7 +32,9 @@ _MAX_PROBLEMS_SHOWN = 12
 
 # Radio and checkbox labels are single-line and clipped by default; exam options are sentences.
 _STYLE = """<style>
-.dop-quiz .widget-radio-box label {height:auto; line-height:1.4; white-space:normal; padding:3px 0;}
+.dop-quiz .widget-radio-box label {height:auto; line-height:1.4; white-space:normal; padding:3px 0;
+  display:flex; flex-direction:row-reverse; justify-content:flex-end; align-items:flex-start; gap:6px;}
+.dop-quiz .widget-radio-box label input {flex:0 0 auto; margin:3px 0 0 0;}
 .dop-quiz .widget-checkbox {height:auto; width:100%;}
 .dop-quiz .widget-checkbox label.widget-label-basic {
   white-space:normal; overflow:visible; height:auto; line-height:1.4; display:flex; align-items:flex-start;
