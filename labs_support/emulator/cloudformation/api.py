@@ -75,6 +75,7 @@ def _stack_request(self: CloudFormationResponse) -> StackRequest:
         role_arn=self._get_param("RoleARN"),
         timeout_in_minutes=self._get_param("TimeoutInMinutes"),
         stack_policy=self._get_param("StackPolicyBody"),
+        stack_policy_during_update=self._get_param("StackPolicyDuringUpdateBody"),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from moto.core.base_backend import BackendDict, BaseBackend
 
 from .. import clock
+from . import dynamic_references, stack_policy
 from .analysis import PSEUDO_PARAMETERS, TemplateModel
 from .errors import (
     AlreadyExistsException,
@@ -56,6 +57,7 @@ class StackRequest:
     role_arn: str | None = None
     timeout_in_minutes: int | None = None
     stack_policy: str | None = None
+    stack_policy_during_update: str | None = None
 
 
 def _join_names(names: list[str]) -> str:
@@ -118,11 +120,7 @@ class CloudFormationEngine(BaseBackend):
                 "CloudFormation expands them before it processes the template."
             )
         model = TemplateModel.build(doc, self.region_name)
-        if "{{resolve:" in json.dumps(model.resources):
-            raise SandboxNotSupported(
-                "The course sandbox does not resolve dynamic references ({{resolve:...}}) yet; on AWS, "
-                "CloudFormation resolves them when it creates or updates the stack."
-            )
+        dynamic_references.check_template(model.resources)
         return model
 
     def _ssm_lookup(self, name: str) -> str | None:
@@ -141,15 +139,19 @@ class CloudFormationEngine(BaseBackend):
         return [z.name for z in zones]
 
     # -- operations --------------------------------------------------------------------------------
-    def create_stack(self, request: StackRequest) -> Stack:
-        """CreateStack: validate, then provision with AWS's events; roll back on failure."""
+    def create_stack(self, request: StackRequest, placeholder: Stack | None = None) -> Stack:
+        """CreateStack: validate, then provision with AWS's events; roll back on failure.
+
+        `placeholder` is the REVIEW_IN_PROGRESS stack a CREATE change set made: its id and events are kept.
+        """
         with self.lock:
             if not _STACK_NAME.match(request.name) or len(request.name) > 128:
                 raise ValidationError(
                     f"1 validation error detected: Value '{request.name}' at 'stackName' failed to satisfy "
                     "constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"
                 )
-            if self.find_stack(request.name) is not None:
+            existing = self.find_stack(request.name)
+            if existing is not None and existing is not placeholder:
                 raise AlreadyExistsException(f"Stack [{request.name}] already exists")
             if not request.template_body:
                 raise ValidationError("Either Template URL or Template Body must be specified.")
@@ -157,7 +159,9 @@ class CloudFormationEngine(BaseBackend):
             self._check_capabilities(model, request.capabilities or [])
             params = resolve_parameters(model.parameters, request.parameters or {}, None, set(), self._ssm_lookup)
             stack = Stack(
-                stack_id=new_stack_id(self.account_id, self.region_name, request.name),
+                stack_id=placeholder.stack_id
+                if placeholder
+                else new_stack_id(self.account_id, self.region_name, request.name),
                 name=request.name,
                 account_id=self.account_id,
                 region=self.region_name,
@@ -176,6 +180,8 @@ class CloudFormationEngine(BaseBackend):
             run = _Run(self, stack, model)
             run.check_conditional_references()
             run.check_mappings()
+            if placeholder is not None:
+                stack.events, stack.created = placeholder.events, placeholder.created
             self.stacks[stack.stack_id] = stack
             stack.stack_event("CREATE_IN_PROGRESS", "User Initiated")
             run.create(on_failure=request.on_failure or ("DO_NOTHING" if request.disable_rollback else "ROLLBACK"))
@@ -213,11 +219,14 @@ class CloudFormationEngine(BaseBackend):
             ):
                 raise ValidationError("No updates are to be performed.")
             run = _Run(self, stack, model, params)
+            run.policy = request.stack_policy_during_update or stack.stack_policy
             run.check_conditional_references()
             run.check_mappings()
             stack.stack_event("UPDATE_IN_PROGRESS", "User Initiated")
             disable = request.disable_rollback if request.disable_rollback is not None else False
             run.update(body, params, new_tags, request.capabilities or [], disable)
+            if request.stack_policy is not None and stack.status == "UPDATE_COMPLETE":
+                stack.stack_policy = request.stack_policy  # a new policy given with the update applies after it
             return stack
 
     def delete_stack(self, name_or_id: str, retain: list[str] | None = None) -> None:
@@ -278,6 +287,7 @@ class _Run:
         self.model = model
         self.params = params if params is not None else stack.parameters
         self.imports: set[str] = set()
+        self.policy: str | None = None  # the stack policy in force during an update
         self._conditions: dict[str, bool] = {}
         # Resources visible to Ref/GetAtt during this run (the new state as it is being built).
         self.live: dict[str, StackResource] = {}
@@ -431,6 +441,13 @@ class _Run:
         except TemplateError as e:
             raise ResourceFailure(str(e)) from None
         resource_type = str(definition["Type"])
+        resolved = dynamic_references.resolve_in_properties(
+            resolved,
+            account_id=self.engine.account_id,
+            region=self.engine.region_name,
+            resource_type=resource_type,
+            logical_id=logical_id,
+        )
         if not is_custom_type(resource_type):
             errors = property_errors(resource_type, self.engine.region_name, resolved)
             if errors:
@@ -649,6 +666,11 @@ class _Run:
         self.live = {k: r for k, r in stack.resources.items()}
         try:
             self._pre_resolve_imports()
+            for logical_id, resource in old["resources"].items():
+                if logical_id not in self.model.resources or not self.included(logical_id):
+                    reason = stack_policy.denial(self.policy, "Update:Delete", logical_id, resource.resource_type)
+                    if reason:
+                        raise StackFailure(reason)
             for logical_id in self.model.order:
                 if not self.included(logical_id):
                     continue
@@ -720,6 +742,11 @@ class _Run:
         replace = new_type != previous.resource_type or needs_replacement(
             new_type, self.engine.region_name, previous.provisioned.properties, properties
         )
+        reason = stack_policy.denial(
+            self.policy, "Update:Replace" if replace else "Update:Modify", logical_id, previous.resource_type
+        )
+        if reason:
+            raise ResourceFailure(reason)
         resource = StackResource(logical_id, new_type, definition, status="UPDATE_IN_PROGRESS")
         if replace:
             name_prop = name_property(new_type)
