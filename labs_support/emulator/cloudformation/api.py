@@ -323,8 +323,11 @@ ACTIONS = {
 
 
 def install() -> None:
-    """Make CloudFormationResponse answer these actions from the engine."""
-    for name, function in ACTIONS.items():
+    """Make CloudFormationResponse answer these actions (and the feature modules' actions) from the engine."""
+    from . import changesets, drift
+
+    actions = {**ACTIONS, **changesets.ACTIONS, **drift.ACTIONS}
+    for name, function in actions.items():
         setattr(CloudFormationResponse, name, function)
     # moto converts its own stacks' tag dicts into lists on the way out; the engine already has lists.
     CloudFormationResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER = {
@@ -333,4 +336,5 @@ def install() -> None:
         if k != "DescribeStacksOutput.Stacks.Stack.Tags"
     }
     for name, feature in NOT_YET.items():
-        setattr(CloudFormationResponse, name, _not_yet(feature))
+        if name not in actions:
+            setattr(CloudFormationResponse, name, _not_yet(feature))
