@@ -140,6 +140,19 @@ class Sandbox:
     def running(self) -> bool:
         return self._running
 
+    @property
+    def lab_clock_speed(self) -> float:
+        """Lab seconds per real second for AWS's long waits (a custom resource's hour): 600 by default."""
+        from .emulator import clock
+
+        return clock.speed()
+
+    @lab_clock_speed.setter
+    def lab_clock_speed(self, lab_seconds_per_second: float) -> None:
+        from .emulator import clock
+
+        clock.set_speed(lab_seconds_per_second)
+
     def _ensure_running(self) -> None:
         if not self._running:
             raise SandboxNotRunning(
@@ -154,6 +167,9 @@ class Sandbox:
             if not self._running:
                 return
             self._running = False
+            from .emulator import clock
+
+            clock.abort_waits()  # operations waiting on the lab clock end now
             self._mock.stop()
             _restore_env(self._saved_env)
             self._tmpdir.cleanup()
@@ -274,6 +290,9 @@ def start_sandbox(region: str = DEFAULT_REGION) -> Sandbox:
         if _current is not None:
             generation = _current.generation + 1
             _current.stop()
+        from .emulator import clock
+
+        clock.reset()
         tmpdir = tempfile.TemporaryDirectory(prefix="labs-sandbox-")
         saved = _replace_env(tmpdir.name)
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region

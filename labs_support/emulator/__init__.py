@@ -36,8 +36,9 @@ def install() -> None:
     from . import ec2_offerings
 
     ec2_offerings.install()  # before anything imports moto's EC2 models
-    from . import cloudformation, iam, sts
+    from . import awslambda, cloudformation, iam, sts
 
+    awslambda.install()
     iam.install()
     sts.install()
     cloudformation.install()

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from moto.core.base_backend import BackendDict, BaseBackend
 
 from .. import clock
-from . import dynamic_references, stack_policy
+from . import dynamic_references, operations, stack_policy
 from .analysis import PSEUDO_PARAMETERS, TemplateModel
 from .errors import (
     AlreadyExistsException,
@@ -139,10 +139,13 @@ class CloudFormationEngine(BaseBackend):
         return [z.name for z in zones]
 
     # -- operations --------------------------------------------------------------------------------
-    def create_stack(self, request: StackRequest, placeholder: Stack | None = None) -> Stack:
+    def create_stack(
+        self, request: StackRequest, placeholder: Stack | None = None, parent: Stack | None = None
+    ) -> Stack:
         """CreateStack: validate, then provision with AWS's events; roll back on failure.
 
         `placeholder` is the REVIEW_IN_PROGRESS stack a CREATE change set made: its id and events are kept.
+        `parent` makes the new stack a nested stack of it (ParentId, RootId).
         """
         with self.lock:
             if not _STACK_NAME.match(request.name) or len(request.name) > 128:
@@ -182,13 +185,19 @@ class CloudFormationEngine(BaseBackend):
             run.check_mappings()
             if placeholder is not None:
                 stack.events, stack.created = placeholder.events, placeholder.created
+            if parent is not None:
+                stack.parent_id, stack.root_id = parent.stack_id, parent.root_id or parent.stack_id
             self.stacks[stack.stack_id] = stack
             stack.stack_event("CREATE_IN_PROGRESS", "User Initiated")
-            run.create(on_failure=request.on_failure or ("DO_NOTHING" if request.disable_rollback else "ROLLBACK"))
-            return stack
+        on_failure = request.on_failure or ("DO_NOTHING" if request.disable_rollback else "ROLLBACK")
+        self._operate(stack, lambda: run.create(on_failure=on_failure))
+        return stack
 
-    def update_stack(self, request: StackRequest) -> Stack:
-        """UpdateStack: in-place updates, replacements, cleanup; UPDATE_ROLLBACK on failure."""
+    def update_stack(self, request: StackRequest, rollback: bool = False) -> Stack:
+        """UpdateStack: in-place updates, replacements, cleanup; UPDATE_ROLLBACK on failure.
+
+        `rollback=True` is a nested stack being put back by its parent's rollback (UPDATE_ROLLBACK_* statuses).
+        """
         with self.lock:
             stack = self.find_stack(request.name)
             if stack is None:
@@ -220,17 +229,31 @@ class CloudFormationEngine(BaseBackend):
                 raise ValidationError("No updates are to be performed.")
             run = _Run(self, stack, model, params)
             run.policy = request.stack_policy_during_update or stack.stack_policy
+            run.as_rollback = rollback
             run.check_conditional_references()
             run.check_mappings()
-            stack.stack_event("UPDATE_IN_PROGRESS", "User Initiated")
-            disable = request.disable_rollback if request.disable_rollback is not None else False
+            stack.stack_event("UPDATE_ROLLBACK_IN_PROGRESS" if rollback else "UPDATE_IN_PROGRESS", "User Initiated")
+        disable = request.disable_rollback if request.disable_rollback is not None else False
+
+        def work() -> None:
             run.update(body, params, new_tags, request.capabilities or [], disable)
             if request.stack_policy is not None and stack.status == "UPDATE_COMPLETE":
                 stack.stack_policy = request.stack_policy  # a new policy given with the update applies after it
-            return stack
+
+        self._operate(stack, work)
+        return stack
 
     def delete_stack(self, name_or_id: str, retain: list[str] | None = None) -> None:
-        """DeleteStack: refused by termination protection; blocked (not failed) by exports in use."""
+        """DeleteStack: refused by termination protection; blocked (not failed) by exports in use.
+
+        A stack whose operation is waiting (on a custom resource) has that wait cancelled first.
+        """
+        stack = self.find_stack(name_or_id)
+        if stack is not None and stack.operation is not None and not stack.operation.done.is_set():
+            if stack.termination_protection:
+                raise ValidationError(f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled")
+            stack.operation.cancel()
+            stack.operation.done.wait()
         with self.lock:
             stack = self.find_stack(name_or_id)
             if stack is None or stack.deleted_for_good:
@@ -253,7 +276,20 @@ class CloudFormationEngine(BaseBackend):
                         f"Export {export_name} cannot be deleted as it is in use by {_join_names(users)}",
                     )
                     return
-            _Run(self, stack, None).delete(set(retain or []))
+        run = _Run(self, stack, None)
+        self._operate(stack, lambda: run.delete(set(retain or [])))
+
+    def _operate(self, stack: Stack, work: Callable[[], None]) -> None:
+        """Run a stack operation; return when it is done, or waiting on the outside world (see operations.py)."""
+
+        def failed(error: BaseException) -> None:
+            stack.stack_event(
+                stack.status.replace("IN_PROGRESS", "FAILED"),
+                f"The course sandbox hit an internal error ({type(error).__name__}: {error}). "
+                "This is a fault in the course, not in your template.",
+            )
+
+        stack.operation = operations.run(work, failed)
 
     def update_termination_protection(self, name_or_id: str, enable: bool) -> Stack:
         with self.lock:
@@ -288,6 +324,7 @@ class _Run:
         self.params = params if params is not None else stack.parameters
         self.imports: set[str] = set()
         self.policy: str | None = None  # the stack policy in force during an update
+        self.as_rollback = False  # a nested stack being put back by its parent's rollback
         self._conditions: dict[str, bool] = {}
         # Resources visible to Ref/GetAtt during this run (the new state as it is being built).
         self.live: dict[str, StackResource] = {}
@@ -422,7 +459,9 @@ class _Run:
             except Exception:  # keys that depend on resources or imports are checked when provisioning
                 continue
 
-    def _request(self, logical_id: str, resource_type: str, properties: dict[str, Any]) -> ResourceRequest:
+    def _request(
+        self, logical_id: str, resource_type: str, properties: dict[str, Any], rolling_back: bool = False
+    ) -> ResourceRequest:
         return ResourceRequest(
             logical_id,
             resource_type,
@@ -431,6 +470,7 @@ class _Run:
             self.engine.region_name,
             self.stack.name,
             self.stack.stack_id,
+            rolling_back,
         )
 
     def _properties(self, logical_id: str) -> dict[str, Any]:
@@ -464,9 +504,13 @@ class _Run:
         self.live[logical_id] = resource
         self.stack.event(logical_id, "", resource.resource_type, "CREATE_IN_PROGRESS")
         properties = self._properties(logical_id)
-        provisioned = provider_for(resource.resource_type).create(
-            self._request(logical_id, resource.resource_type, properties)
-        )
+        try:
+            provisioned = provider_for(resource.resource_type).create(
+                self._request(logical_id, resource.resource_type, properties)
+            )
+        except ResourceFailure as failure:
+            resource.provisioned = failure.provisioned
+            raise
         resource.provisioned = provisioned
         self.stack.event(
             logical_id,
@@ -578,8 +622,11 @@ class _Run:
             stack.stack_event("CREATE_FAILED", reason + " ")
             return
         stack.stack_event("ROLLBACK_IN_PROGRESS", reason + ROLLBACK_REQUESTED)
-        self._remove_all(rolling_back=True)
+        failed = self._remove_all(rolling_back=True)
         stack.outputs = []
+        if failed:
+            stack.stack_event("ROLLBACK_FAILED", f"The following resource(s) failed to delete: [{', '.join(failed)}]. ")
+            return
         stack.deleted = clock.now()  # DescribeStacks shows a DeletionTime for a rolled-back stack
         stack.stack_event("ROLLBACK_COMPLETE")
         stack.reason = None
@@ -694,6 +741,10 @@ class _Run:
             outputs = self._outputs()
             self._check_exports_in_use(outputs)
         except StackFailure as failure:
+            if self.as_rollback:  # a nested stack put back by its parent's rollback could not be put back
+                stack.resources = dict(self.live)
+                stack.stack_event("UPDATE_ROLLBACK_FAILED", failure.reason)
+                return
             if disable_rollback:
                 stack.resources = dict(self.live)
                 stack.stack_event("UPDATE_FAILED", failure.reason)
@@ -714,15 +765,16 @@ class _Run:
             capabilities,
         )
         stack.updated = clock.now()
-        stack.stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+        done = "UPDATE_ROLLBACK_COMPLETE" if self.as_rollback else "UPDATE_COMPLETE"
+        stack.stack_event(f"{done}_CLEANUP_IN_PROGRESS")
         removed = [k for k in old["resources"] if k not in self.live or not self.included_safe(k)]
         all_deleted = self._cleanup(removed, replaced, old["resources"])
         stack.resources = {k: r for k, r in self.live.items() if self.included_safe(k)}
         if all_deleted:
-            stack.stack_event("UPDATE_COMPLETE")
+            stack.stack_event(done)
             stack.reason = None
         else:
-            stack.stack_event("UPDATE_COMPLETE", "Update successful. One or more resources could not be deleted.")
+            stack.stack_event(done, "Update successful. One or more resources could not be deleted.")
 
     def included_safe(self, logical_id: str) -> bool:
         assert self.model is not None
@@ -779,6 +831,8 @@ class _Run:
         else:
             self.stack.event(logical_id, previous.physical_id, new_type, "UPDATE_IN_PROGRESS", None, properties)
             provisioned = provider.update(request, previous.provisioned)
+            # a custom resource's handler decides: a new PhysicalResourceId means it replaced the resource
+            replace = is_custom_type(new_type) and provisioned.physical_id != previous.physical_id
         resource.provisioned = provisioned
         resource.status, resource.updated = "UPDATE_COMPLETE", clock.now()
         self.live[logical_id] = resource
@@ -850,7 +904,7 @@ class _Run:
                 )
                 try:
                     restored = provider_for(previous.resource_type).update(
-                        self._request(logical_id, previous.resource_type, previous.provisioned.properties),
+                        self._request(logical_id, previous.resource_type, previous.provisioned.properties, True),
                         current.provisioned or previous.provisioned,
                     )
                     previous.provisioned = restored

@@ -6,6 +6,8 @@ happens while a stack operation runs and ends up as a *_FAILED event and a rollb
 
 from __future__ import annotations
 
+from typing import Any
+
 from moto.cloudformation.exceptions import CloudFormationError
 
 
@@ -28,11 +30,16 @@ class SandboxNotSupported(CloudFormationError):
 
 
 class ResourceFailure(Exception):
-    """A resource could not be created, updated or deleted: becomes its *_FAILED status reason."""
+    """A resource could not be created, updated or deleted: becomes its *_FAILED status reason.
 
-    def __init__(self, reason: str) -> None:
+    `provisioned` is what exists despite the failure (a custom resource that answered FAILED still names a
+    physical id), so that a rollback deletes it.
+    """
+
+    def __init__(self, reason: str, provisioned: Any = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.provisioned = provisioned
 
 
 class PropertyValidationFailure(ResourceFailure):

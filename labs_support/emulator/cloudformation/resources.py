@@ -8,6 +8,7 @@ providers of their own (nested stacks, custom resources) through `register_provi
 
 from __future__ import annotations
 
+import copy
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class ResourceRequest:
     region: str
     stack_name: str
     stack_id: str
+    rolling_back: bool = False  # an update that puts the resource back during a rollback
 
 
 @dataclass
@@ -104,7 +106,7 @@ class MotoProvider:
         return name_property(resource_type)
 
     def _with_name(self, request: ResourceRequest, name_prop: str | None) -> tuple[str, dict[str, Any]]:
-        props = dict(request.properties)
+        props = copy.deepcopy(request.properties)  # moto's models may rewrite what they are given
         if name_prop and props.get(name_prop):
             return str(props[name_prop]), props
         name = generated_name(request.resource_type, request.stack_name, request.logical_id)
@@ -134,7 +136,7 @@ class MotoProvider:
     def update(self, request: ResourceRequest, current: Provisioned) -> Provisioned:
         update = self.model.update_from_cloudformation_json
         name_prop = self._name_property(request.resource_type)
-        props = dict(request.properties)
+        props = copy.deepcopy(request.properties)
         if name_prop and not props.get(name_prop) and current.handle is not None:
             props[name_prop] = current.properties.get(name_prop) or _current_name(current)
         if getattr(update, "__isabstractmethod__", False):
@@ -249,6 +251,14 @@ def provider_for(resource_type: str) -> Provider:
     """The provider that handles a resource type in the sandbox."""
     if resource_type in _PROVIDERS:
         return _PROVIDERS[resource_type]()
+    if resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource":
+        from .custom_resources import CustomResourceProvider
+
+        return CustomResourceProvider()
+    if resource_type == "AWS::CloudFormation::Stack":
+        from .nested_stacks import NestedStackProvider
+
+        return NestedStackProvider()
     from moto.cloudformation.parsing import get_model_map
 
     model = get_model_map().get(resource_type)

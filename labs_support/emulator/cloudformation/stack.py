@@ -143,6 +143,7 @@ class Stack:
     stack_policy: str | None = None
     parent_id: str | None = None
     root_id: str | None = None
+    operation: Any = field(default=None, repr=False)  # the operations.Operation running on this stack
 
     @property
     def description(self) -> str | None:
