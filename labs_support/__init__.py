@@ -8,7 +8,8 @@ A notebook needs only these names:
     ls.solution("cfn-templates.logging")  # reveal an exercise's reference solution
     ls.quiz("cfn-templates")         # the module's exam-style quiz
     ls.dashboard()                   # the learner's progress per domain
-    ls.stack_summary(cfn, "network"), ls.stack_events(cfn, "network")   # pictures of a stack
+    ls.stack_summary(cfn, "network"), ls.stack_events(cfn, "network")   # a stack's state and events
+    ls.stack_tree(cfn, "app"), ls.stack_timeline(cfn, "app")             # pictures of nested stacks, of events
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .overview import course_map, environment_check, exam_at_a_glance
 from .progress import PROGRESS_ENV_VAR, dashboard
 from .quizzes import show_quiz as quiz
 from .sandbox import Sandbox, current_sandbox, start_sandbox
+from .pictures import stack_timeline, stack_tree
 from .show import stack_events, stack_summary
 
 guard.install()
@@ -45,5 +47,7 @@ __all__ = [
     "solution",
     "stack_events",
     "stack_summary",
+    "stack_timeline",
+    "stack_tree",
     "start_sandbox",
 ]

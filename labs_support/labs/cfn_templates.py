@@ -2,60 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..checks import CheckFailed, lab_check
 from ..emulator.cloudformation.template import parse_template
 from ..sandbox import Sandbox
-
-_DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
-
-
-def _live_stack(cfn: Any, name: str, deploy_hint: str) -> dict[str, Any]:
-    """The stack, or CheckFailed saying it is missing or did not finish."""
-    try:
-        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-    except cfn.exceptions.ClientError:
-        raise CheckFailed(f"There is no stack called '{name}' yet.", hint=deploy_hint) from None
-    if stack["StackStatus"] not in _DONE:
-        failures = [
-            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}"
-            for e in cfn.describe_stack_events(StackName=stack["StackId"])["StackEvents"]
-            if e["ResourceStatus"].endswith("FAILED") or "ROLLBACK_IN_PROGRESS" in e["ResourceStatus"]
-        ]
-        detail = f" The events say: {failures[0]}" if failures else ""
-        raise CheckFailed(f"Stack '{name}' is {stack['StackStatus']}, not CREATE_COMPLETE.{detail}", hint=deploy_hint)
-    return stack
-
-
-def _parameter(stack: dict[str, Any], key: str) -> str | None:
-    return next((p["ParameterValue"] for p in stack.get("Parameters", []) if p["ParameterKey"] == key), None)
-
-
-def _exports(cfn: Any) -> dict[str, str]:
-    return {e["Name"]: e["Value"] for e in cfn.list_exports()["Exports"]}
-
-
-def _resources(cfn: Any, stack_id: str) -> dict[str, dict[str, Any]]:
-    return {r["LogicalResourceId"]: r for r in cfn.list_stack_resources(StackName=stack_id)["StackResourceSummaries"]}
+from . import common
 
 
 @lab_check("cfn-templates.network", title="The production network stack and its exports")
 def network(sb: Sandbox) -> str:
     cfn = sb.client("cloudformation")
-    stack = _live_stack(cfn, "network", "Run the cells of 'Deploy the network stack' again.")
-    if _parameter(stack, "EnvType") != "prod":
+    stack = common.live_stack(cfn, "network", "Run the cells of 'Deploy the network stack' again.")
+    if common.parameter(stack, "EnvType") != "prod":
         raise CheckFailed(
-            f"The network stack was deployed with EnvType '{_parameter(stack, 'EnvType')}', not 'prod'.",
+            f"The network stack was deployed with EnvType '{common.parameter(stack, 'EnvType')}', not 'prod'.",
             hint="Deploy it with Parameters=[{'ParameterKey': 'EnvType', 'ParameterValue': 'prod'}].",
         )
-    resources = _resources(cfn, stack["StackId"])
+    resources = common.resources(cfn, stack["StackId"])
     if "AppSubnetB" not in resources:
         raise CheckFailed(
             "In production the template should create a second subnet (AppSubnetB), and it is missing.",
             hint="Look at the IsProd condition and the Condition attribute of AppSubnetB.",
         )
-    exports = _exports(cfn)
+    exports = common.exports(cfn)
     missing = [n for n in ("network-VpcId", "network-AppSubnetIds", "network-AppSecurityGroupId") if n not in exports]
     if missing:
         raise CheckFailed(
@@ -72,7 +40,7 @@ def network(sb: Sandbox) -> str:
 @lab_check("cfn-templates.cross-stack", title="The app stack imports the network's exports and a public AMI id")
 def cross_stack(sb: Sandbox) -> str:
     cfn = sb.client("cloudformation")
-    stack = _live_stack(cfn, "app", "Run the cells of 'Cross-stack references' again.")
+    stack = common.live_stack(cfn, "app", "Run the cells of 'Cross-stack references' again.")
     for export in ("network-VpcId", "network-AppSecurityGroupId"):
         try:
             importers = cfn.list_imports(ExportName=export)["Imports"]
@@ -107,7 +75,7 @@ def retain(sb: Sandbox) -> str:
             "The network stack has not been deleted yet.",
             hint="Delete the app stack first (it imports network's exports), then the network stack.",
         )
-    resources = _resources(cfn, deleted[0]["StackId"])
+    resources = common.resources(cfn, deleted[0]["StackId"])
     bucket = resources.get("LogBucket", {})
     if bucket.get("ResourceStatus") != "DELETE_SKIPPED":
         raise CheckFailed(
@@ -126,20 +94,20 @@ def retain(sb: Sandbox) -> str:
 @lab_check("cfn-templates.logging", title="Exercise: a production-ready logging stack", exercise=True)
 def logging_exercise(sb: Sandbox) -> str:
     cfn = sb.client("cloudformation")
-    stack = _live_stack(cfn, "logging", "Run the exercise cell and then the deploy cell below it.")
-    if _parameter(stack, "EnvType") != "prod":
+    stack = common.live_stack(cfn, "logging", "Run the exercise cell and then the deploy cell below it.")
+    if common.parameter(stack, "EnvType") != "prod":
         raise CheckFailed(
             "The logging stack was not deployed with EnvType=prod.",
             hint="Use the deploy cell below the exercise as it is: it passes EnvType=prod.",
         )
-    resources = _resources(cfn, stack["StackId"])
+    resources = common.resources(cfn, stack["StackId"])
     if "ArchiveQueue" not in resources:
         raise CheckFailed(
             "EnvType is prod, yet the stack has no ArchiveQueue: the IsProd condition is false.",
             hint="Fn::Equals compares EnvType with a string. Which values can EnvType take (AllowedValues)?",
         )
     export_name = "logging-BucketName"
-    exports = _exports(cfn)
+    exports = common.exports(cfn)
     bucket = resources.get("LogBucket", {}).get("PhysicalResourceId")
     if export_name not in exports:
         raise CheckFailed(
