@@ -176,37 +176,34 @@ def test_start_sandbox_routes_the_cloudformation_api_to_the_engine(sb: Sandbox) 
         assert getattr(CloudFormationResponse, name) is function, name
 
 
-def test_dynamic_references_are_refused_plainly_instead_of_stored_literally(cfn: Any) -> None:
-    """{{resolve:...}} is resolved by CloudFormation on AWS; the sandbox says it cannot, and creates nothing.
+def test_dynamic_references_in_resource_metadata_are_refused_plainly(cfn: Any) -> None:
+    """Resource properties get their {{resolve:...}} values (tests/test_dynamic_references.py); Metadata does not.
 
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html
+    On AWS an ssm reference in Metadata (what cfn-init reads) is resolved and a secret reference is not allowed
+    there; the sandbox hands Metadata back as written, so it refuses the template plainly and creates nothing.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-secretsmanager.html
     """
     body = template(
         """
         Resources:
           Param:
             Type: AWS::SSM::Parameter
+            Metadata:
+              AWS::CloudFormation::Init:
+                config:
+                  files:
+                    /etc/app.conf:
+                      content: 'colour={{resolve:ssm:/course/some-parameter}}'
             Properties:
               Type: String
-              Value: '{{resolve:ssm:/course/some-parameter}}'
+              Value: plain
         """
     )
     name = unique("dynref")
     code, message = api_error(cfn.create_stack, StackName=name, TemplateBody=body)
     assert code == "SandboxNotSupported"
-    assert "dynamic references" in message
+    assert "dynamic references in resource Metadata" in message
     assert_no_stack(cfn, name)
-
-
-def test_change_sets_are_refused_plainly_until_the_emulator_covers_them(cfn: Any) -> None:
-    """Change sets are not faked by moto's own backend, which does not know the engine's stacks.
-
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets.html
-    """
-    code, message = api_error(
-        cfn.create_change_set, StackName=unique("cs"), ChangeSetName="c1", TemplateBody=TOPIC_ONLY
-    )
-    assert (code, "change sets" in message) == ("SandboxNotSupported", True)
 
 
 # -- template format -------------------------------------------------------------------------------------
@@ -2264,7 +2261,6 @@ def test_stack_policy_is_stored_and_returned(cfn: Any) -> None:
     assert json.loads(cfn.get_stack_policy(StackName=name)["StackPolicyBody"]) == json.loads(PROTECTING)
 
 
-@pytest.mark.xfail(strict=True, reason="the engine stores stack policies but does not enforce them on updates yet")
 def test_stack_policy_denies_the_update_of_a_protected_resource(sb: Sandbox, cfn: Any) -> None:
     """After a stack policy is set, an update of a resource it denies fails and rolls back.
 

@@ -5,18 +5,24 @@ moto runs a function's code only inside a Docker container, which the course can
 the handler module imported, and the handler called with the event and a context object, as the Python
 runtime does. The function acts as its execution role (boto3 calls inside it are signed with credentials
 of that role's account), its environment variables are set for the call, and what it prints goes to its
-CloudWatch Logs log group with the START / END / REPORT lines Lambda writes. Module-level state survives
-between invocations, as in a warm execution environment.
+CloudWatch Logs log group with the START / END / REPORT lines Lambda writes (logging records in the runtime's
+'[LEVEL] time request-id message' form); LogType=Tail returns the last 4 KB. Module-level state survives
+between invocations, as in a warm execution environment, which writes to one log stream; new code starts a
+fresh one. Errors come back as the Python runtime reports them: FunctionError Unhandled and a document with
+errorMessage, errorType, requestId and the function's own stack frames (Runtime.ImportModuleError,
+Runtime.HandlerNotFound ... when the handler cannot be loaded).
 
 Only Python runtimes can run here; other runtimes answer with an error saying so.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -32,7 +38,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.moto_api._internal import mock_random
 
 _CODE_ROOT = Path(tempfile.mkdtemp(prefix="labs-lambda-"))
-_handlers: dict[tuple[str, str, str], Any] = {}
+_LOG_TAIL_BYTES = 4096  # Invoke's LogResult is the last 4 KB of the execution log
 _invoke_lock = threading.RLock()  # stdout, os.environ and boto3's default session are process-wide
 
 
@@ -53,31 +59,69 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-class HandlerNotFound(Exception):
-    """The handler setting names a module or function the package does not contain."""
+class HandlerFault(Exception):
+    """The runtime could not load the handler: reported with the Python runtime's own error type."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+class _Environment:
+    """A warm execution environment: the loaded handler and the log stream it writes to."""
+
+    def __init__(self, key: tuple[str, str, str]) -> None:
+        self.key = key
+        self.log_stream = f"{time.strftime('%Y/%m/%d')}/[{key[0]}]{mock_random.uuid4().hex}"
+        self.handler: Any = None
+
+
+def _environment(fn: LambdaFunction) -> _Environment:
+    """The function's warm environment; new code or a new handler setting starts a fresh one.
+
+    It lives on moto's function object, so a sandbox reset (which drops the object) drops it too.
+    """
+    key = (str(fn.version), fn.code_sha_256, fn.handler)
+    environment = fn.__dict__.get("_labs_environment")
+    if environment is None or environment.key != key:
+        environment = fn.__dict__["_labs_environment"] = _Environment(key)
+    return environment
 
 
 def _load_handler(fn: LambdaFunction) -> Any:
-    key = (fn.function_arn, fn.code_sha_256, fn.handler)
-    if key in _handlers:
-        return _handlers[key]
+    """Import the handler's module (once per environment, as Lambda's init phase does) and return the handler."""
+    environment = _environment(fn)
+    if environment.handler is not None:
+        return environment.handler
     folder = _CODE_ROOT / fn.code_sha_256.replace("/", "_").replace("+", "-")
     if not folder.exists():
         with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as package:
             package.extractall(folder)
+    if "." not in (fn.handler or ""):
+        raise HandlerFault(
+            "Runtime.MalformedHandlerName",
+            f"Bad handler '{fn.handler}': not enough values to unpack (expected 2, got 1)",
+        )
     module_path, _, function_name = fn.handler.rpartition(".")
-    source = folder / (module_path.replace(".", "/") + ".py")
+    source = folder / (module_path.replace(".", "/").replace("/", os.sep) + ".py")
     if not source.exists():
-        raise HandlerNotFound(f"Unable to import module '{module_path}': No module named '{module_path}'")
+        raise HandlerFault(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_path}': No module named '{module_path}'"
+        )
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))  # so the package's own modules (cfnresponse, helpers) import
     spec = importlib.util.spec_from_file_location(f"_lambda_{mock_random.uuid4().hex}", source)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    try:
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except ImportError as error:  # a module the package imports is not there
+        raise HandlerFault("Runtime.ImportModuleError", f"Unable to import module '{module_path}': {error}") from None
+    except SyntaxError as error:
+        raise HandlerFault("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_path}': {error}") from None
     handler = getattr(module, function_name, None)
     if handler is None:
-        raise HandlerNotFound(f"Handler '{function_name}' missing on module '{module_path}'")
-    _handlers[key] = handler
+        raise HandlerFault("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_path}'")
+    environment.handler = handler
     return handler
 
 
@@ -101,11 +145,53 @@ def _role_session(fn: LambdaFunction) -> boto3.Session:
     )
 
 
-def _error_payload(error: BaseException) -> str:
-    trace = traceback.format_exception(type(error), error, error.__traceback__)
-    return json.dumps(
-        {"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": [line.rstrip() for line in trace]}
-    )
+def _error_result(error: BaseException, request_id: str) -> dict[str, Any]:
+    """The error document the Python runtime returns: the function's own frames only, as formatted lines."""
+    if isinstance(error, HandlerFault):
+        error_type, trace = error.error_type, []
+    else:
+        frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(error.__traceback__)]
+        while frames and frames[0][0] == __file__:  # the runtime's own frames are not the function's
+            frames.pop(0)
+        error_type, trace = type(error).__name__, traceback.format_list(frames)
+    return {"errorMessage": str(error), "errorType": error_type, "requestId": request_id, "stackTrace": trace}
+
+
+def _log_error(result: dict[str, Any]) -> None:
+    """What the runtime writes to the log for a failed invocation (printed inside the invocation's output)."""
+    print(f"[ERROR] {result['errorType']}: {result['errorMessage']}")
+    print("Traceback (most recent call last):")
+    for element in result["stackTrace"]:
+        print(element.rstrip("\n"))
+
+
+class _LambdaLogHandler(logging.Handler):
+    """The runtime's handler on the root logger: '[LEVEL]<tab>time<tab>request id<tab>message' lines in the log."""
+
+    def __init__(self, output: io.StringIO, request_id: str) -> None:
+        super().__init__()
+        self.output, self.request_id, self.thread = output, request_id, threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if threading.get_ident() != self.thread:
+            return  # another thread of the sandbox's process, not this function
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        self.output.write(f"[{record.levelname}]\t{stamp}\t{self.request_id}\t{self.format(record)}\n")
+
+
+def _call_handler(fn: LambdaFunction, event: Any, request_id: str, log_stream: str, output: io.StringIO) -> str:
+    """Run the handler as the runtime does; returns the response document, raises what the function raised."""
+    log_handler = _LambdaLogHandler(output, request_id)
+    root = logging.getLogger()
+    root.addHandler(log_handler)
+    try:
+        result = _load_handler(fn)(event, _Context(fn, request_id, log_stream))
+    finally:
+        root.removeHandler(log_handler)
+    try:
+        return json.dumps(result)
+    except (TypeError, ValueError) as error:
+        raise HandlerFault("Runtime.MarshalError", f"Unable to marshal response: {error}") from None
 
 
 def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
@@ -113,13 +199,12 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     if isinstance(event, (str, bytes)):
         event = json.loads(event or "{}")
     request_id = str(mock_random.uuid4())
-    stamp = time.strftime("%Y/%m/%d")
-    log_stream = f"{stamp}/[{self.version}]{mock_random.uuid4().hex}"
     output = io.StringIO()
     output.write(f"START RequestId: {request_id} Version: {self.version}\n")
     started = time.perf_counter()
     errored = True
     if not str(self.run_time or "").startswith("python3"):
+        log_stream = _environment(self).log_stream
         payload = json.dumps(
             {
                 "errorMessage": f"The course sandbox runs Python Lambda functions only; this one uses {self.run_time}.",
@@ -128,6 +213,7 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
         )
     else:
         with _invoke_lock:
+            log_stream = _environment(self).log_stream
             saved_env = dict(os.environ)
             saved_session = boto3.DEFAULT_SESSION
             try:
@@ -147,12 +233,11 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
                 boto3.DEFAULT_SESSION = _role_session(self)
                 with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                     try:
-                        result = _load_handler(self)(event, _Context(self, request_id, log_stream))
-                        payload, errored = json.dumps(result), False
+                        payload, errored = _call_handler(self, event, request_id, log_stream, output), False
                     except Exception as error:  # the function's own failure: reported as Lambda reports it
-                        payload = _error_payload(error)
-                        print(f"[ERROR] {type(error).__name__}: {error}")
-                        traceback.print_exc()
+                        result = _error_result(error, request_id)
+                        payload = json.dumps(result)
+                        _log_error(result)
             finally:
                 os.environ.clear()
                 os.environ.update(saved_env)
@@ -173,7 +258,9 @@ def _save_logs(fn: LambdaFunction, log_stream: str, logs: str) -> None:
     from moto.core.utils import unix_time_millis
 
     fn.logs_backend.ensure_log_group(fn.logs_group_name)
-    fn.logs_backend.create_log_stream(fn.logs_group_name, log_stream)
+    group = fn.logs_backend.groups[fn.logs_group_name]
+    if log_stream not in group.streams:
+        fn.logs_backend.create_log_stream(fn.logs_group_name, log_stream)
     events = [{"timestamp": unix_time_millis(), "message": line} for line in logs.splitlines()]
     fn.logs_backend.put_log_events(fn.logs_group_name, log_stream, events)
 
@@ -185,6 +272,9 @@ def _invoke(self: LambdaFunction, body: str, request_headers: Any, response_head
     result = _original_invoke(self, body, request_headers, response_headers)
     if response_headers.get("x-amz-function-error") == "Handled":
         response_headers["x-amz-function-error"] = "Unhandled"  # what Lambda reports for a function's errors
+    if "x-amz-log-result" in response_headers:  # LogType=Tail: only the last 4 KB of the log
+        tail = base64.b64decode(response_headers["x-amz-log-result"])[-_LOG_TAIL_BYTES:]
+        response_headers["x-amz-log-result"] = base64.b64encode(tail).decode()
     return result
 
 

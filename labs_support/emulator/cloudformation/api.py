@@ -12,24 +12,16 @@ from typing import Any
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult, EmptyResult
 
+from . import stack_policy
 from .analysis import TemplateModel
+from .drift import resource_drift_information, stack_drift_information
 from .engine import CloudFormationEngine, StackRequest, engine_for
 from .errors import SandboxNotSupported, ValidationError
 from .template import parse_template
 
 # Stack-set and change-set actions are answered by moto's own backend, which does not know the
 # engine's stacks. Until the fidelity layer covers them they are refused plainly, not faked.
-NOT_YET = {
-    "create_change_set": "change sets",
-    "describe_change_set": "change sets",
-    "execute_change_set": "change sets",
-    "delete_change_set": "change sets",
-    "list_change_sets": "change sets",
-    "detect_stack_drift": "drift detection",
-    "detect_stack_resource_drift": "drift detection",
-    "describe_stack_drift_detection_status": "drift detection",
-    "describe_stack_resource_drifts": "drift detection",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def _engine(self: CloudFormationResponse) -> CloudFormationEngine:
@@ -74,9 +66,15 @@ def _stack_request(self: CloudFormationResponse) -> StackRequest:
         notification_arns=self._get_param("NotificationARNs", []) or [],
         role_arn=self._get_param("RoleARN"),
         timeout_in_minutes=self._get_param("TimeoutInMinutes"),
-        stack_policy=self._get_param("StackPolicyBody"),
-        stack_policy_during_update=self._get_param("StackPolicyDuringUpdateBody"),
+        stack_policy=_valid_policy(self._get_param("StackPolicyBody")),
+        stack_policy_during_update=_valid_policy(self._get_param("StackPolicyDuringUpdateBody")),
     )
+
+
+def _valid_policy(body: str | None) -> str | None:
+    if body is not None:
+        stack_policy.validate(body)
+    return body
 
 
 def create_stack(self: CloudFormationResponse) -> ActionResult:
@@ -104,7 +102,7 @@ def describe_stacks(self: CloudFormationResponse) -> ActionResult:
         stacks = [stack]
     else:
         stacks = list(engine.live_stacks())
-    return ActionResult({"Stacks": [s.to_api() for s in stacks]})
+    return ActionResult({"Stacks": [{**s.to_api(), "DriftInformation": stack_drift_information(s)} for s in stacks]})
 
 
 def _stack_or_error(self: CloudFormationResponse, name: str, message: str | None = None):  # type: ignore[no-untyped-def]
@@ -133,7 +131,7 @@ def list_stack_resources(self: CloudFormationResponse) -> ActionResult:
             "ResourceType": r.resource_type,
             "LastUpdatedTimestamp": r.updated,
             "ResourceStatus": r.status,
-            "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
+            "DriftInformation": resource_drift_information(stack, r),
         }
         if r.physical_id:
             row["PhysicalResourceId"] = r.physical_id
@@ -151,7 +149,7 @@ def _resource_detail(stack, r, timestamp_key: str) -> dict[str, Any]:  # type: i
         "ResourceType": r.resource_type,
         timestamp_key: r.updated,
         "ResourceStatus": r.status,
-        "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
+        "DriftInformation": resource_drift_information(stack, r),
     }
     if r.physical_id:
         row["PhysicalResourceId"] = r.physical_id
@@ -197,7 +195,8 @@ def describe_stack_resources(self: CloudFormationResponse) -> ActionResult:
 def list_stacks(self: CloudFormationResponse) -> ActionResult:
     wanted = set(self._get_param("StackStatusFilter", []) or [])
     stacks = [s for s in _engine(self).stacks.values() if not wanted or s.status in wanted]
-    return ActionResult({"StackSummaries": [s.summary_api() for s in reversed(stacks)]})
+    summaries = [{**s.summary_api(), "DriftInformation": stack_drift_information(s)} for s in reversed(stacks)]
+    return ActionResult({"StackSummaries": summaries})
 
 
 def get_template(self: CloudFormationResponse) -> ActionResult:
@@ -280,6 +279,7 @@ def set_stack_policy(self: CloudFormationResponse) -> EmptyResult:
     policy = self._get_param("StackPolicyBody")
     if policy is None and self._get_param("StackPolicyURL"):
         raise SandboxNotSupported("The course sandbox reads stack policies from StackPolicyBody only.")
+    stack_policy.validate(policy)
     stack.stack_policy = policy
     return EmptyResult()
 

@@ -27,6 +27,7 @@ from .resources import Provisioned, ResourceRequest
 DEFAULT_TIMEOUT = 3600  # seconds CloudFormation waits for a response unless ServiceTimeout says otherwise
 _LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:([\w-]+):(\d{12}):function:([\w-]+)(?::([\w$-]+))?$")
 _MAX_RESPONSE_BYTES = 4096
+_CANCELLED = {"Create": "creation", "Update": "update", "Delete": "deletion"}  # 'Resource creation cancelled'
 
 
 @dataclass
@@ -157,7 +158,7 @@ class CustomResourceProvider:
             if not operations.wait_for(pending.received, timeout):
                 operation = operations.current()
                 if operation is not None and operation.cancelled.is_set():
-                    raise ResourceFailure(f"Resource {request_type.lower()} cancelled")
+                    raise ResourceFailure(f"Resource {_CANCELLED[request_type]} cancelled")
                 raise ResourceFailure(
                     "CloudFormation did not receive a response from your Custom Resource. Please check your logs "
                     f"for requestId [{request_id}]. If you are using the Python cfn-response module, you may need "

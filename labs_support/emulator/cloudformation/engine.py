@@ -30,7 +30,7 @@ from .errors import (
 )
 from .intrinsics import NO_VALUE, Evaluator, TemplateError, scan
 from .parameters import ResolvedParameter, resolve_parameters
-from .resources import ResourceRequest, name_property, needs_replacement, provider_for
+from .resources import Provisioned, ResourceRequest, name_property, needs_replacement, provider_for
 from .schema import is_custom_type, property_errors
 from .stack import STABLE, Output, Stack, StackResource, new_stack_id
 from .template import parse_template
@@ -120,7 +120,9 @@ class CloudFormationEngine(BaseBackend):
                 "CloudFormation expands them before it processes the template."
             )
         model = TemplateModel.build(doc, self.region_name)
-        dynamic_references.check_template(model.resources)
+        dynamic_references.check_template(
+            model.resources, parameters=model.parameters, account_id=self.account_id, region=self.region_name
+        )
         return model
 
     def _ssm_lookup(self, name: str) -> str | None:
@@ -154,6 +156,8 @@ class CloudFormationEngine(BaseBackend):
                     "constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"
                 )
             existing = self.find_stack(request.name)
+            if existing is not None and existing.status == "REVIEW_IN_PROGRESS" and placeholder is None:
+                placeholder = existing  # a CREATE change set's stack: CreateStack takes it over, id and all
             if existing is not None and existing is not placeholder:
                 raise AlreadyExistsException(f"Stack [{request.name}] already exists")
             if not request.template_body:
@@ -328,6 +332,11 @@ class _Run:
         self._conditions: dict[str, bool] = {}
         # Resources visible to Ref/GetAtt during this run (the new state as it is being built).
         self.live: dict[str, StackResource] = {}
+        # Per resource: properties with dynamic references as written, and as compared between updates.
+        self.shown: dict[str, dict[str, Any]] = {}
+        self.compared: dict[str, dict[str, Any]] = {}
+        # In-place updates that failed: logical id -> the properties the failed update tried to apply.
+        self.failed_in_place: dict[str, dict[str, Any]] = {}
 
     # -- evaluation --------------------------------------------------------------------------------
     def _pseudo(self, name: str) -> Any:
@@ -481,13 +490,18 @@ class _Run:
         except TemplateError as e:
             raise ResourceFailure(str(e)) from None
         resource_type = str(definition["Type"])
-        resolved = dynamic_references.resolve_in_properties(
-            resolved,
-            account_id=self.engine.account_id,
-            region=self.engine.region_name,
-            resource_type=resource_type,
-            logical_id=logical_id,
-        )
+        where = {
+            "account_id": self.engine.account_id,
+            "region": self.engine.region_name,
+            "resource_type": resource_type,
+            "logical_id": logical_id,
+        }
+        # Events show the references as written (a secret never appears in them); a resource counts as
+        # changed when its properties change with ssm references re-read, as on AWS (a rotated secret
+        # alone does not update a resource).
+        self.shown[logical_id] = resolved
+        self.compared[logical_id] = dynamic_references.resolve_in_properties(resolved, services=("ssm",), **where)
+        resolved = dynamic_references.resolve_in_properties(resolved, **where)
         if not is_custom_type(resource_type):
             errors = property_errors(resource_type, self.engine.region_name, resolved)
             if errors:
@@ -512,13 +526,14 @@ class _Run:
             resource.provisioned = failure.provisioned
             raise
         resource.provisioned = provisioned
+        resource.shown_properties, resource.compared_properties = self.shown[logical_id], self.compared[logical_id]
         self.stack.event(
             logical_id,
             provisioned.physical_id,
             resource.resource_type,
             "CREATE_IN_PROGRESS",
             "Resource creation Initiated",
-            properties,
+            self.shown[logical_id],
         )
         resource.status, resource.updated = "CREATE_COMPLETE", clock.now()
         self.stack.event(
@@ -526,7 +541,7 @@ class _Run:
             provisioned.physical_id,
             resource.resource_type,
             "CREATE_COMPLETE",
-            properties=properties,
+            properties=self.shown[logical_id],
         )
         return resource
 
@@ -675,7 +690,7 @@ class _Run:
     # -- delete --------------------------------------------------------------------------------------
     def delete(self, retain: set[str]) -> None:
         stack = self.stack
-        if self.model is None:
+        if self.model is None and stack.resources:
             self.model = TemplateModel.build(stack.template, stack.region)
         failed = self._remove_all(rolling_back=False, retain=retain)
         if failed:
@@ -735,6 +750,8 @@ class _Run:
                 except ResourceFailure as e:
                     status = "CREATE_FAILED" if previous is None else "UPDATE_FAILED"
                     self._fail_resource(logical_id, status, e.reason)
+                    if logical_id in self.failed_in_place:
+                        changes.append((logical_id, "failed", previous))  # the rollback puts it back too
                     raise StackFailure(
                         f"The following resource(s) failed to {status.split('_')[0].lower()}: [{logical_id}]. "
                     ) from None
@@ -786,7 +803,11 @@ class _Run:
         definition = self.model.resources[logical_id]
         new_type = str(definition["Type"])
         properties = self._properties(logical_id)
-        if new_type == previous.resource_type and properties == previous.provisioned.properties:
+        shown = self.shown[logical_id]
+        before = previous.compared_properties
+        if new_type == previous.resource_type and (
+            self.compared[logical_id] == before if before is not None else properties == previous.provisioned.properties
+        ):
             previous.definition = definition
             return "unchanged"
         provider = provider_for(new_type)
@@ -817,7 +838,7 @@ class _Run:
                 new_type,
                 "UPDATE_IN_PROGRESS",
                 "Requested update requires the creation of a new physical resource; hence creating one.",
-                properties,
+                shown,
             )
             provisioned = provider.create(request)
             self.stack.event(
@@ -826,17 +847,22 @@ class _Run:
                 new_type,
                 "UPDATE_IN_PROGRESS",
                 "Resource creation Initiated",
-                properties,
+                shown,
             )
         else:
-            self.stack.event(logical_id, previous.physical_id, new_type, "UPDATE_IN_PROGRESS", None, properties)
-            provisioned = provider.update(request, previous.provisioned)
+            self.stack.event(logical_id, previous.physical_id, new_type, "UPDATE_IN_PROGRESS", None, shown)
+            try:
+                provisioned = provider.update(request, previous.provisioned)
+            except ResourceFailure:
+                self.failed_in_place[logical_id] = properties
+                raise
             # a custom resource's handler decides: a new PhysicalResourceId means it replaced the resource
             replace = is_custom_type(new_type) and provisioned.physical_id != previous.physical_id
         resource.provisioned = provisioned
+        resource.shown_properties, resource.compared_properties = shown, self.compared[logical_id]
         resource.status, resource.updated = "UPDATE_COMPLETE", clock.now()
         self.live[logical_id] = resource
-        self.stack.event(logical_id, provisioned.physical_id, new_type, "UPDATE_COMPLETE", properties=properties)
+        self.stack.event(logical_id, provisioned.physical_id, new_type, "UPDATE_COMPLETE", properties=shown)
         return "replaced" if replace else "updated"
 
     def _check_exports_in_use(self, outputs: list[Output]) -> None:
@@ -892,6 +918,18 @@ class _Run:
         """Put every updated resource back as it was (replacements keep the old physical resource)."""
         stack = self.stack
         for logical_id, kind, previous in reversed(changes):
+            if kind == "failed" and previous is not None and previous.provisioned is not None:
+                # the resource whose update failed may be half-updated: it gets the old properties back too
+                attempted = Provisioned(
+                    previous.physical_id,
+                    previous.provisioned.ref,
+                    self.failed_in_place[logical_id],
+                    previous.provisioned.handle,
+                )
+                self.live[logical_id] = StackResource(
+                    logical_id, previous.resource_type, previous.definition, provisioned=attempted
+                )
+                kind = "updated"
             if kind == "updated" and previous is not None and previous.provisioned is not None:
                 current = self.live[logical_id]
                 stack.event(
@@ -900,7 +938,7 @@ class _Run:
                     previous.resource_type,
                     "UPDATE_IN_PROGRESS",
                     None,
-                    previous.provisioned.properties,
+                    previous.shown_properties or previous.provisioned.properties,
                 )
                 try:
                     restored = provider_for(previous.resource_type).update(
@@ -908,6 +946,7 @@ class _Run:
                         current.provisioned or previous.provisioned,
                     )
                     previous.provisioned = restored
+                    previous.status, previous.reason, previous.updated = "UPDATE_COMPLETE", None, clock.now()
                 except ResourceFailure as e:
                     stack.event(logical_id, current.physical_id, previous.resource_type, "UPDATE_FAILED", e.reason)
                     continue

@@ -10,8 +10,11 @@ and the parent's rollback then deletes or rolls back the child. `Ref` returns th
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlparse
 
-from .errors import ResourceFailure, ValidationError
+from moto.cloudformation.exceptions import CloudFormationError
+
+from .errors import ResourceFailure
 from .resources import Provisioned, ResourceRequest, _suffix
 from .stack import Stack
 
@@ -24,8 +27,13 @@ def _engine(request: ResourceRequest):  # type: ignore[no-untyped-def]
     return engine_for(request.account_id, request.region)
 
 
+_S3_ERROR_HELP = "For more information check http://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"
+
+
 def _template(request: ResourceRequest) -> str:
-    from moto.cloudformation.utils import get_stack_from_s3_url
+    """The child's template, read from the S3 object TemplateURL names (with S3's errors as AWS reports them)."""
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.models import s3_backends
 
     url = request.properties.get("TemplateURL")
     if not url:
@@ -33,13 +41,27 @@ def _template(request: ResourceRequest) -> str:
             f"Properties validation failed for resource {request.logical_id} with message:\n"
             "[#: required key [TemplateURL] not found]"
         )
-    if not str(url).startswith("https://"):
+    parts = urlparse(str(url))
+    if parts.scheme == "s3":
+        raise ResourceFailure(f"S3 error: Domain name specified in {parts.netloc} is not a valid S3 domain")
+    if parts.scheme != "https" or not parts.netloc:
         raise ResourceFailure("TemplateURL must be a supported URL.")
-    try:
-        body = get_stack_from_s3_url(str(url), account_id=request.account_id, partition="aws")
+    host = parts.netloc.lower()
+    if not (host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn")):
+        raise ResourceFailure(f"S3 error: Domain name specified in {parts.netloc} is not a valid S3 domain")
+    if host.startswith("s3.") or host.startswith("s3-"):  # path style: https://s3.<region>.amazonaws.com/bucket/key
+        bucket, _, key = parts.path.lstrip("/").partition("/")
+    else:  # virtual-hosted style: https://bucket.s3.<region>.amazonaws.com/key
+        bucket, key = host.split(".s3", 1)[0], parts.path.lstrip("/")
+    try:  # moto finds a bucket of another account of the sandbox too, as S3 does
+        obj = s3_backends[request.account_id]["aws"].get_object(bucket, unquote(key))
+    except MissingBucket:
+        raise ResourceFailure(f"S3 error: The specified bucket does not exist\n{_S3_ERROR_HELP}") from None
     except Exception:
-        raise ResourceFailure(f"Template could not be read from {url}: the object does not exist.") from None
-    return body if isinstance(body, str) else body.decode()
+        raise ResourceFailure(f"S3 error: Access Denied\n{_S3_ERROR_HELP}") from None
+    if obj is None:
+        raise ResourceFailure(f"S3 error: The specified key does not exist.\n{_S3_ERROR_HELP}")
+    return obj.value.decode()
 
 
 def _parameters(request: ResourceRequest) -> dict[str, str]:
@@ -81,7 +103,7 @@ class NestedStackProvider:
         stack_request, parent = self._stack_request(request, name, body)
         try:
             child = _engine(request).create_stack(stack_request, parent=parent)
-        except ValidationError as error:  # the child's template or parameters were refused
+        except CloudFormationError as error:  # the child's template, parameters or capabilities were refused
             raise ResourceFailure(str(error.message)) from None
         provisioned = Provisioned(child.stack_id, child.stack_id, request.properties, child.stack_id)
         if child.status != "CREATE_COMPLETE":
@@ -99,7 +121,7 @@ class NestedStackProvider:
         stack_request, _ = self._stack_request(request, child.stack_id, _template(request))
         try:
             engine.update_stack(stack_request, rollback=request.rolling_back)
-        except ValidationError as error:
+        except CloudFormationError as error:
             if "No updates are to be performed" not in str(error.message):
                 raise ResourceFailure(str(error.message)) from None
         if child.status not in _DONE and not (request.rolling_back and child.status == "UPDATE_ROLLBACK_COMPLETE"):

@@ -69,6 +69,7 @@ class Provisioned:
     ref: Any
     properties: dict[str, Any]
     handle: Any = field(default=None, repr=False)
+    name: str | None = None  # the physical name used (generated when the template gives none)
 
 
 class Provider(Protocol):
@@ -131,7 +132,7 @@ class MotoProvider:
         except Exception as e:  # moto's service errors carry AWS's message; anything else is said plainly
             raise ResourceFailure(_reason(e)) from e
         _tag(obj, request)
-        return Provisioned(str(obj.physical_resource_id), obj.physical_resource_id, request.properties, obj)
+        return _provisioned(obj, request.properties, name)
 
     def update(self, request: ResourceRequest, current: Provisioned) -> Provisioned:
         update = self.model.update_from_cloudformation_json
@@ -143,7 +144,9 @@ class MotoProvider:
             # moto cannot update this type in place: rebuild it under the same name, which leaves the
             # same physical resource id and the new configuration (what an in-place update achieves).
             self.delete(request, current)
-            return self.create(ResourceRequest(**{**request.__dict__, "properties": props}))
+            rebuilt = self.create(ResourceRequest(**{**request.__dict__, "properties": props}))
+            rebuilt.properties = request.properties  # what the template says, not the name we filled in
+            return rebuilt
         try:
             obj = update(
                 original_resource=current.handle,
@@ -155,7 +158,7 @@ class MotoProvider:
         except Exception as e:
             raise ResourceFailure(_reason(e)) from e
         _tag(obj, request)
-        return Provisioned(str(obj.physical_resource_id), obj.physical_resource_id, request.properties, obj)
+        return _provisioned(obj, request.properties, props.get(name_prop) if name_prop else current.name)
 
     def delete(self, request: ResourceRequest, current: Provisioned) -> None:
         obj = current.handle
@@ -194,8 +197,15 @@ class MotoProvider:
         )
 
 
+def _provisioned(obj: Any, properties: dict[str, Any], name: str | None) -> Provisioned:
+    # a few moto models (RDS DB subnet groups, for one) have no physical_resource_id: their name is it
+    physical = getattr(obj, "physical_resource_id", None) or name
+    return Provisioned(str(physical), physical, properties, obj, name)
+
+
 def _current_name(current: Provisioned) -> str:
-    return current.physical_id
+    """The physical name in use: the one recorded, else the moto object's, else the physical id."""
+    return current.name or getattr(current.handle, "name", None) or current.physical_id
 
 
 def _tag(obj: Any, request: ResourceRequest) -> None:

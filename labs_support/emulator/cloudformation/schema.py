@@ -78,6 +78,18 @@ def read_only_properties(resource_type: str, region: str) -> frozenset[str]:
     return _pointer_names(resource_schema(resource_type, region).get("readOnlyProperties"))
 
 
+def _relax_pattern_objects(node: Any) -> Any:
+    """Objects whose keys are checked by patternProperties (skipped below) may hold any key."""
+    if isinstance(node, dict):
+        relaxed = {k: _relax_pattern_objects(v) for k, v in node.items()}
+        if "patternProperties" in relaxed:
+            relaxed.pop("additionalProperties", None)
+        return relaxed
+    if isinstance(node, list):
+        return [_relax_pattern_objects(v) for v in node]
+    return node
+
+
 def _skip(*_args: Any) -> Any:
     return iter(())
 
@@ -103,7 +115,7 @@ def _validator(resource_type: str, region: str) -> Any:
     writable["properties"] = props
     for key in ("oneOf", "anyOf", "allOf", "dependencies", "dependentRequired", "dependentSchemas"):
         writable.pop(key, None)  # combinators are where AWS and the published schemas disagree most
-    return _SchemaValidator(writable)
+    return _SchemaValidator(_relax_pattern_objects(writable))
 
 
 def property_errors(resource_type: str, region: str, properties: dict[str, Any]) -> list[str]:

@@ -77,6 +77,9 @@ class StackResource:
     reason: str | None = None
     provisioned: Provisioned | None = None
     updated: datetime = field(default_factory=clock.now)
+    # the properties with dynamic references as written (events, drift), and as compared between updates
+    shown_properties: dict[str, Any] | None = None
+    compared_properties: dict[str, Any] | None = None
 
     @property
     def physical_id(self) -> str:
