@@ -25,10 +25,10 @@ from . import friendly, guard
 from .checks import check
 from .exercises import solution
 from .overview import course_map, environment_check, exam_at_a_glance
+from .pictures import stack_timeline, stack_tree
 from .progress import PROGRESS_ENV_VAR, dashboard
 from .quizzes import show_quiz as quiz
 from .sandbox import Sandbox, current_sandbox, start_sandbox
-from .pictures import stack_timeline, stack_tree
 from .show import stack_events, stack_summary
 
 guard.install()
