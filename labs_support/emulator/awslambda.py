@@ -137,11 +137,14 @@ def _role_session(fn: LambdaFunction) -> boto3.Session:
         duration=3600,
         external_id="",
     )
+    from ..sandbox import _botocore_session  # shares the loaded service models (a new session reads them again)
+
     return boto3.Session(
         aws_access_key_id=role.access_key_id,
         aws_secret_access_key=role.secret_access_key,
         aws_session_token=role.session_token,
         region_name=fn.region,
+        botocore_session=_botocore_session(),
     )
 
 

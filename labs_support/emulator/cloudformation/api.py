@@ -267,6 +267,11 @@ def list_imports(self: CloudFormationResponse) -> ActionResult:
     return ActionResult({"Imports": importers})
 
 
+def continue_update_rollback(self: CloudFormationResponse) -> EmptyResult:
+    _engine(self).continue_update_rollback(self._get_param("StackName"), self._get_param("ResourcesToSkip", []) or [])
+    return EmptyResult()
+
+
 def update_termination_protection(self: CloudFormationResponse) -> ActionResult:
     stack = _engine(self).update_termination_protection(
         self._get_param("StackName"), bool(self._get_param("EnableTerminationProtection"))
@@ -318,6 +323,7 @@ ACTIONS = {
         update_termination_protection,
         set_stack_policy,
         get_stack_policy,
+        continue_update_rollback,
     )
 }
 

@@ -295,6 +295,25 @@ class CloudFormationEngine(BaseBackend):
 
         stack.operation = operations.run(work, failed)
 
+    def continue_update_rollback(self, name_or_id: str, skip: list[str] | None = None) -> None:
+        """ContinueUpdateRollback: resume a rollback that failed, skipping the resources named."""
+        stack = self.find_stack(name_or_id)
+        if stack is None:
+            raise ValidationError(f"Stack [{name_or_id}] does not exist")
+        run = stack.pending_rollback
+        if stack.status != "UPDATE_ROLLBACK_FAILED" or run is None:
+            raise ValidationError(
+                f"Stack {stack.stack_id} is in {stack.status} state and can not continue update rollback."
+            )
+        unknown = [name for name in skip or [] if name not in run.rollback_failed]
+        if unknown:
+            raise ValidationError(
+                f"Resources to skip [{', '.join(unknown)}] must be in UPDATE_FAILED state; only resources that "
+                "failed to roll back can be skipped."
+            )
+        stack.stack_event("UPDATE_ROLLBACK_IN_PROGRESS", "User Initiated")
+        self._operate(stack, lambda: run.continue_rollback(set(skip or [])))
+
     def update_termination_protection(self, name_or_id: str, enable: bool) -> Stack:
         with self.lock:
             stack = self.find_stack(name_or_id)
@@ -332,6 +351,9 @@ class _Run:
         self._conditions: dict[str, bool] = {}
         # Resources visible to Ref/GetAtt during this run (the new state as it is being built).
         self.live: dict[str, StackResource] = {}
+        self.rollback_changes: list[tuple[str, str, StackResource | None]] = []
+        self.rollback_resources: dict[str, StackResource] = {}
+        self.rollback_failed: list[str] = []
         # Per resource: properties with dynamic references as written, and as compared between updates.
         self.shown: dict[str, dict[str, Any]] = {}
         self.compared: dict[str, dict[str, Any]] = {}
@@ -582,6 +604,7 @@ class _Run:
     def create(self, on_failure: str) -> None:
         stack = self.stack
         assert self.model is not None
+        stack.resources = self.live  # ListStackResources shows resources as they are created
         try:
             self._check_aws_typed_parameters()
             self._pre_resolve_imports()
@@ -656,10 +679,11 @@ class _Run:
         order = list(stack.resources)
         if self.model is not None:
             order = [k for k in self.model.order if k in stack.resources]
-        failed = []
+        failed: list[str] = []
+        needed: set[str] = set()  # what a resource that failed to delete still depends on stays in place
         for logical_id in reversed(order):
             resource = stack.resources[logical_id]
-            if resource.status in ("DELETE_COMPLETE", "DELETE_SKIPPED"):
+            if resource.status in ("DELETE_COMPLETE", "DELETE_SKIPPED") or logical_id in needed:
                 continue
             if resource.provisioned is None:
                 if resource.status == "CREATE_FAILED":
@@ -682,10 +706,24 @@ class _Run:
                 resource.status, resource.reason = "DELETE_FAILED", e.reason
                 stack.event(logical_id, resource.physical_id, resource.resource_type, "DELETE_FAILED", e.reason)
                 failed.append(logical_id)
+                needed |= self._dependencies_of(logical_id)
                 continue
             resource.status, resource.updated = "DELETE_COMPLETE", clock.now()
             stack.event(logical_id, resource.physical_id, resource.resource_type, "DELETE_COMPLETE")
         return failed
+
+    def _dependencies_of(self, logical_id: str) -> set[str]:
+        """Everything a resource depends on, directly or not (from the template's references)."""
+        if self.model is None:
+            return set()
+        found: set[str] = set()
+        todo = list(self.model.dependencies.get(logical_id, ()))
+        while todo:
+            name = todo.pop()
+            if name not in found:
+                found.add(name)
+                todo += list(self.model.dependencies.get(name, ()))
+        return found
 
     # -- delete --------------------------------------------------------------------------------------
     def delete(self, retain: set[str]) -> None:
@@ -767,12 +805,8 @@ class _Run:
                 stack.stack_event("UPDATE_FAILED", failure.reason)
                 return
             stack.stack_event("UPDATE_ROLLBACK_IN_PROGRESS", failure.reason)
-            self._roll_back_update(changes)
-            stack.resources = {k: r for k, r in old["resources"].items()}
-            stack.stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
-            self._cleanup_after_rollback(changes)
-            stack.stack_event("UPDATE_ROLLBACK_COMPLETE")
-            stack.reason = None
+            self.rollback_changes, self.rollback_resources = changes, dict(old["resources"])
+            self.finish_rollback(self._roll_back_update(changes))
             return
         stack.template_body, stack.template, stack.parameters = body, self.model.doc, params
         stack.outputs, stack.imports, stack.tags, stack.capabilities = (
@@ -914,9 +948,47 @@ class _Run:
         self.stack.event(resource.logical_id, resource.physical_id, resource.resource_type, "DELETE_COMPLETE")
         return True
 
-    def _roll_back_update(self, changes: list[tuple[str, str, StackResource | None]]) -> None:
-        """Put every updated resource back as it was (replacements keep the old physical resource)."""
+    def finish_rollback(self, failed: list[str]) -> None:
+        """After putting resources back: UPDATE_ROLLBACK_FAILED if some could not be, else clean up and complete."""
         stack = self.stack
+        if failed:
+            stack.stack_event(
+                "UPDATE_ROLLBACK_FAILED", f"The following resource(s) failed to update: [{', '.join(failed)}]. "
+            )
+            stack.pending_rollback = self  # ContinueUpdateRollback picks it up from here
+            return
+        stack.pending_rollback = None
+        stack.resources = dict(self.rollback_resources)
+        stack.stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+        self._cleanup_after_rollback(self.rollback_changes)
+        stack.stack_event("UPDATE_ROLLBACK_COMPLETE")
+        stack.reason = None
+
+    def continue_rollback(self, skip: set[str]) -> None:
+        """ContinueUpdateRollback: retry what could not be put back; skipped resources count as done."""
+        retry = []
+        for logical_id, kind, previous in self.rollback_changes:
+            if logical_id in self.rollback_failed:
+                if logical_id in skip and previous is not None:
+                    # CloudFormation marks it UPDATE_COMPLETE and stops managing the difference
+                    previous.status, previous.reason, previous.updated = "UPDATE_COMPLETE", None, clock.now()
+                    self.stack.event(
+                        logical_id,
+                        previous.physical_id,
+                        previous.resource_type,
+                        "UPDATE_COMPLETE",
+                    )
+                else:
+                    retry.append((logical_id, "updated" if kind == "failed" else kind, previous))
+        self.finish_rollback(self._roll_back_update(retry))
+
+    def _roll_back_update(self, changes: list[tuple[str, str, StackResource | None]]) -> list[str]:
+        """Put every updated resource back as it was (replacements keep the old physical resource).
+
+        Returns the resources that could not be put back.
+        """
+        stack = self.stack
+        failed: list[str] = []
         for logical_id, kind, previous in reversed(changes):
             if kind == "failed" and previous is not None and previous.provisioned is not None:
                 # the resource whose update failed may be half-updated: it gets the old properties back too
@@ -948,11 +1020,15 @@ class _Run:
                     previous.provisioned = restored
                     previous.status, previous.reason, previous.updated = "UPDATE_COMPLETE", None, clock.now()
                 except ResourceFailure as e:
+                    previous.status, previous.reason = "UPDATE_FAILED", e.reason
                     stack.event(logical_id, current.physical_id, previous.resource_type, "UPDATE_FAILED", e.reason)
+                    failed.append(logical_id)
                     continue
                 stack.event(logical_id, previous.physical_id, previous.resource_type, "UPDATE_COMPLETE")
             elif kind == "replaced" and previous is not None:
                 stack.event(logical_id, previous.physical_id, previous.resource_type, "UPDATE_COMPLETE")
+        self.rollback_failed = failed
+        return failed
 
     def _cleanup_after_rollback(self, changes: list[tuple[str, str, StackResource | None]]) -> None:
         """Delete what the failed update created: new resources and new replacements."""

@@ -147,6 +147,7 @@ class Stack:
     parent_id: str | None = None
     root_id: str | None = None
     operation: Any = field(default=None, repr=False)  # the operations.Operation running on this stack
+    pending_rollback: Any = field(default=None, repr=False)  # the failed update's run, for ContinueUpdateRollback
 
     @property
     def description(self) -> str | None:
