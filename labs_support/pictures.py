@@ -101,7 +101,7 @@ def _draw(node: _Node, parts: list[str], text: list[str], depth: int = 0) -> Non
     for child in node.children:
         parts.append(
             f'<path d="M{node.x + _BOX_W / 2},{node.y + _box_height(node)} C{node.x + _BOX_W / 2},'
-            f'{child.y - _GAP_Y / 2} {child.x + _BOX_W / 2},{node.y + _box_height(node) + _GAP_Y / 2} '
+            f"{child.y - _GAP_Y / 2} {child.x + _BOX_W / 2},{node.y + _box_height(node) + _GAP_Y / 2} "
             f'{child.x + _BOX_W / 2},{child.y}" fill="none" stroke="#8a8a8a" stroke-width="1.2"/>'
         )
         _draw(child, parts, text, depth + 1)
@@ -179,12 +179,20 @@ def stack_timeline(cfn: Any, stack_name: str, latest: bool = False) -> _Html:
         gap = (events[i]["Timestamp"] - events[i - 1]["Timestamp"]).total_seconds()
         if gap >= 60:
             x = label_w + i * col_w
-            parts.append(f'<line x1="{x}" y1="{top}" x2="{x}" y2="{top + row_h * len(rows)}" '
-                         f'stroke="#c98a1b" stroke-dasharray="3,3"/>')
-            parts.append(_text(x, top + row_h * len(rows) + 14, f"+{gap / 60:.0f} min", anchor="middle",
-                               colour="#c98a1b"))
-    legend = [("IN_PROGRESS", "in progress"), ("COMPLETE", "complete"), ("ROLLBACK", "rollback"),
-              ("FAILED", "failed"), ("DELETE_COMPLETE", "deleted")]
+            parts.append(
+                f'<line x1="{x}" y1="{top}" x2="{x}" y2="{top + row_h * len(rows)}" '
+                f'stroke="#c98a1b" stroke-dasharray="3,3"/>'
+            )
+            parts.append(
+                _text(x, top + row_h * len(rows) + 14, f"+{gap / 60:.0f} min", anchor="middle", colour="#c98a1b")
+            )
+    legend = [
+        ("IN_PROGRESS", "in progress"),
+        ("COMPLETE", "complete"),
+        ("ROLLBACK", "rollback"),
+        ("FAILED", "failed"),
+        ("DELETE_COMPLETE", "deleted"),
+    ]
     x = label_w
     for status, label in legend:
         parts.append(f'<circle cx="{x}" cy="{height - 10}" r="5" fill="{status_colour(status)}"/>')

@@ -30,8 +30,9 @@ def test_repo2docker_reads_the_configuration():
     """`repo2docker --no-build --debug .` prints the Dockerfile it would build (no Docker needed)."""
     exe = shutil.which("repo2docker", path=str(Path(sys.executable).parent))
     assert exe, "jupyter-repo2docker is pinned in requirements.txt"
-    result = subprocess.run([exe, "--no-build", "--debug", "."], cwd=REPO_DIR, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [exe, "--no-build", "--debug", "."], cwd=REPO_DIR, capture_output=True, text=True, timeout=300
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-2000:]
     assert "python=3.11" in output

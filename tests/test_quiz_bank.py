@@ -142,9 +142,7 @@ def test_semantic_errors_name_the_question(question_id, fragment):
 
 def test_semantic_problem_text_names_file_and_question():
     problems = validate_bank_file(FIXTURES / "semantic.yaml")
-    assert "semantic.yaml: question semantic-02: answer lists 'f', which is not an option" in map(
-        str, problems
-    )
+    assert "semantic.yaml: question semantic-02: answer lists 'f', which is not an option" in map(str, problems)
     task_problem = messages_for(problems, "semantic-08")[0]
     assert "it belongs to domain 1" in task_problem
 
@@ -219,8 +217,7 @@ def test_ids_must_be_unique_across_banks(tmp_path):
     assert [q.id for q in banks["alpha-beta"].questions] == ["alpha-beta-01"]
     assert [q.id for q in banks["alpha"].questions] == ["alpha-01"]
     expected = (
-        "alpha.yaml: question alpha-beta-01: id is already used in alpha-beta.yaml; "
-        "ids must be unique across banks"
+        "alpha.yaml: question alpha-beta-01: id is already used in alpha-beta.yaml; ids must be unique across banks"
     )
     assert [str(p) for p in banks["alpha"].problems] == [expected]
     assert [str(p) for p in validate_bank_file(tmp_path / "alpha.yaml")] == [expected]

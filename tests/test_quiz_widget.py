@@ -81,9 +81,7 @@ def normalised_states(quiz: Quiz) -> list[str]:
     tree = walk(quiz.widget)
     position = {w.model_id: str(i) for i, w in enumerate(tree)}
     texts = [json.dumps(w.get_state(), sort_keys=True, default=str) for w in tree]
-    return [
-        re.sub(r"IPY_MODEL_(\w+)", lambda m: "IPY_MODEL_" + position.get(m.group(1), "?"), t) for t in texts
-    ]
+    return [re.sub(r"IPY_MODEL_(\w+)", lambda m: "IPY_MODEL_" + position.get(m.group(1), "?"), t) for t in texts]
 
 
 def secrets(question: Question) -> list[str]:
@@ -120,9 +118,7 @@ def test_options_are_lettered_in_displayed_order(quiz):
     assert [letter for letter, _ in shown] == ["A", "B", "C", "D"]
     assert list(radio._options_labels) == [f"{letter}. {opt.text}" for letter, opt in shown]
     boxes = quiz._views[1].checkboxes
-    assert [cb.description for cb in boxes] == [
-        f"{letter}. {opt.text}" for letter, opt in quiz.displayed_options(1)
-    ]
+    assert [cb.description for cb in boxes] == [f"{letter}. {opt.text}" for letter, opt in quiz.displayed_options(1)]
 
 
 def test_single_answer_uses_radio_buttons_and_multiple_response_checkboxes(quiz):
@@ -297,9 +293,8 @@ def test_feedback_after_checking_explains_every_option(quiz, questions):
         assert opt.explanation in feedback
     assert feedback.count("✔ correct answer") == 2
     assert feedback.count("you chose it") == 2 and feedback.count("you did not choose it") == 3
-    assert (
-        'href="https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/walkthrough-crossstackref.html"'
-        in (feedback)
+    assert 'href="https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/walkthrough-crossstackref.html"' in (
+        feedback
     )
     assert "one of the two answers" in feedback
     # Only the checked question reveals anything.

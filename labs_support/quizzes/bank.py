@@ -194,9 +194,7 @@ def _semantic_problems(raw: dict, stem: str) -> list[str]:
     if choose == 1 and n_options != 4:
         msgs.append(f"a multiple-choice question (choose: 1) needs exactly 4 options; it has {n_options}")
     elif choose >= 2 and n_options < 5:
-        msgs.append(
-            f"a multiple-response question (choose: {choose}) needs at least 5 options; it has {n_options}"
-        )
+        msgs.append(f"a multiple-response question (choose: {choose}) needs at least 5 options; it has {n_options}")
     elif choose >= n_options:
         msgs.append(f"choose is {choose} but there are only {n_options} options")
     for answer_id in raw["answer"]:
@@ -209,9 +207,7 @@ def _semantic_problems(raw: dict, stem: str) -> list[str]:
     if task not in tasks:
         owner = next((d.number for d in load_course().domains if task in d.tasks), None)
         also = f"; it belongs to domain {owner}" if owner else ""
-        msgs.append(
-            f"task {task} is not a task statement of domain {domain} (its tasks are {', '.join(tasks)}){also}"
-        )
+        msgs.append(f"task {task} is not a task statement of domain {domain} (its tasks are {', '.join(tasks)}){also}")
     for url in raw["docs"]:
         if not url.startswith(DOCS_PREFIXES):
             msgs.append(f"docs link {url!r} must start with {' or '.join(DOCS_PREFIXES)}")

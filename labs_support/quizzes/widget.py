@@ -144,8 +144,7 @@ class _QuestionView:
             self.checkboxes = []
             self.radio = widgets.RadioButtons(
                 options=[
-                    (_label(letter, opt), i)
-                    for i, (letter, opt) in enumerate(zip(self.letters, options, strict=True))
+                    (_label(letter, opt), i) for i, (letter, opt) in enumerate(zip(self.letters, options, strict=True))
                 ],
                 value=None,
                 layout=widgets.Layout(width="100%"),
@@ -206,9 +205,7 @@ class Quiz:
         directory: str | Path | None = None,
     ) -> None:
         if topic is None and questions is None:
-            raise LabError(
-                "A quiz needs a topic or a list of questions.", hint='For example Quiz("cfn-templates").'
-            )
+            raise LabError("A quiz needs a topic or a list of questions.", hint='For example Quiz("cfn-templates").')
         self.topic = topic
         self.seed = seed
         self._recorder = recorder
@@ -258,9 +255,7 @@ class Quiz:
         if not self.questions:
             header.append(
                 widgets.HTML(
-                    _box(
-                        "No questions yet", "There are no questions to show for this topic yet.", kind="info"
-                    )
+                    _box("No questions yet", "There are no questions to show for this topic yet.", kind="info")
                 )
             )
         self.widget = widgets.VBox(header + [v.box for v in self._views], layout=widgets.Layout(width="100%"))
@@ -335,8 +330,7 @@ class Quiz:
         if len(chosen) != question.choose:
             outcome = CheckOutcome(
                 "wrong-count",
-                f"This question asks for {number_word(question.choose)} answers; "
-                f"you chose {number_word(len(chosen))}.",
+                f"This question asks for {number_word(question.choose)} answers; you chose {number_word(len(chosen))}.",
             )
             view.feedback.value = _box("Check how many you chose", outcome.message, kind="warning")
             return outcome
@@ -430,8 +424,7 @@ class Quiz:
         except Exception as e:  # progress must never break the quiz
             self._notice(
                 "record",
-                f"Your answer could not be saved ({type(e).__name__}: {e}); "
-                "the quiz carries on without saving.",
+                f"Your answer could not be saved ({type(e).__name__}: {e}); the quiz carries on without saving.",
             )
 
 
@@ -452,8 +445,7 @@ def _feedback_html(view: _QuestionView, chosen: list[str], outcome: CheckOutcome
         verdict = (
             f'<span style="color:{_GOOD};font-weight:600">✔ correct answer</span>'
             if is_answer
-            else f'<span style="color:{_BAD if was_chosen else _NEUTRAL};font-weight:600">'
-            "✘ not an answer</span>"
+            else f'<span style="color:{_BAD if was_chosen else _NEUTRAL};font-weight:600">✘ not an answer</span>'
         )
         mine = "you chose it" if was_chosen else "you did not choose it"
         parts.append(
