@@ -265,6 +265,7 @@ def _detectable(stack: Stack) -> None:
 def _resource(stack: Stack, logical_id: str) -> StackResource:
     resource = stack.resources.get(logical_id)
     if resource is None or resource.status in ("DELETE_COMPLETE", "DELETE_SKIPPED"):
+        # wording ours: AWS does not document this message
         raise ValidationError(f"Resource {logical_id} does not exist for stack {stack.name}")
     return resource
 
@@ -293,6 +294,7 @@ def describe_stack_drift_detection_status(self: CloudFormationResponse) -> Actio
     detection_id = self._get_param("StackDriftDetectionId")
     detection = _records(self.current_account, self.region).detections.get(detection_id)
     if detection is None:
+        # wording ours: AWS does not document this message
         raise ValidationError(f"Drift detection with id {detection_id} does not exist")
     return ActionResult(detection.to_api())
 

@@ -301,6 +301,7 @@ class CloudFormationEngine(BaseBackend):
         if stack is None:
             raise ValidationError(f"Stack [{name_or_id}] does not exist")
         run = stack.pending_rollback
+        # wording ours for both refusals: AWS does not document these messages
         if stack.status != "UPDATE_ROLLBACK_FAILED" or run is None:
             raise ValidationError(
                 f"Stack {stack.stack_id} is in {stack.status} state and can not continue update rollback."

@@ -165,5 +165,6 @@ def denial(policy_body: str | None, action: str, logical_id: str, resource_type:
         return "Action denied by stack policy: " + " ".join(s.describe() for s in denying)
     if any(s.effect == "Allow" for s in matching):
         return None
-    # AWS starts this reason with "Action not allowed by stack policy"; the rest follows the Deny wording.
+    # wording ours after the first words: AWS starts this reason with "Action not allowed by stack policy"
+    # and does not document the rest, which follows the Deny wording.
     return f"Action not allowed by stack policy: No statement allows [{action}] for resource [{resource}];"
