@@ -5,6 +5,8 @@ properties in effect) with the new template evaluated against the new parameters
 stack's current resources. A value that depends on a resource the change set adds, replaces or modifies cannot
 be known before execution: it is evaluated Dynamic, and a create-only property that depends on it makes the
 replacement Conditional. Executing runs the engine's CreateStack or UpdateStack with the change set's inputs.
+With IncludeNestedStacks, each nested stack the change set adds or modifies gets a change set of its own,
+executed and deleted only through the root.
 
 AWS documentation: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets.html
 and the Change, ResourceChange and ResourceChangeDetail data types of the API reference.
@@ -30,8 +32,9 @@ from .analysis import PSEUDO_PARAMETERS, TemplateModel
 from .engine import CloudFormationEngine, StackRequest
 from .errors import ResourceFailure, SandboxNotSupported, StackFailure, ValidationError
 from .intrinsics import Evaluator, TemplateError, scan
+from .nested_stacks import nested_parameters, nested_template
 from .parameters import ResolvedParameter, resolve_parameters
-from .resources import ResourceRequest, provider_for
+from .resources import ResourceRequest, _suffix, provider_for
 from .schema import create_only_properties
 from .stack import STABLE, Stack, StackResource, new_stack_id
 
@@ -81,6 +84,8 @@ class ChangeSet:
     include_nested_stacks: bool
     on_stack_failure: str | None
     mark: int  # how many events the stack had when the change set was made (a later operation obsoletes it)
+    parent_change_set_id: str | None = None  # set on the change set of a nested stack (IncludeNestedStacks)
+    root_change_set_id: str | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
     status: str = "CREATE_COMPLETE"
     status_reason: str | None = None
@@ -99,6 +104,9 @@ class ChangeSet:
             "CreationTime": self.created,
             "IncludeNestedStacks": self.include_nested_stacks,
         }
+        if self.parent_change_set_id:
+            out["ParentChangeSetId"] = self.parent_change_set_id
+            out["RootChangeSetId"] = self.root_change_set_id
         if self.status_reason:
             out["StatusReason"] = self.status_reason
         if self.description:
@@ -136,6 +144,11 @@ class ChangeSetStore(BaseBackend):
     def __init__(self, region_name: str, account_id: str) -> None:
         super().__init__(region_name, account_id)
         self.change_sets: dict[str, ChangeSet] = {}
+
+    def descendants(self, change_set: ChangeSet) -> list[ChangeSet]:
+        """The change sets of the nested stacks below this one, at every level."""
+        children = [c for c in self.change_sets.values() if c.parent_change_set_id == change_set.change_set_id]
+        return [d for child in children for d in (child, *self.descendants(child))]
 
 
 stores: BackendDict[ChangeSetStore] = BackendDict(ChangeSetStore, "cloudformation")
@@ -509,7 +522,9 @@ def _same_name(
     return None
 
 
-def _placeholder(engine: CloudFormationEngine, name: str, model: TemplateModel) -> Stack:
+def _placeholder(
+    engine: CloudFormationEngine, name: str, model: TemplateModel | None, parent: Stack | None = None
+) -> Stack:
     """The REVIEW_IN_PROGRESS stack a CREATE change set makes for a stack that does not exist yet."""
     stack = Stack(
         stack_id=new_stack_id(engine.account_id, engine.region_name, name),
@@ -518,96 +533,216 @@ def _placeholder(engine: CloudFormationEngine, name: str, model: TemplateModel) 
         region=engine.region_name,
         template_body="",
         # DescribeStacks shows no description for a stack in review; the rest lets DeleteStack read the template
-        template={k: v for k, v in model.doc.items() if k != "Description"},
+        template={k: v for k, v in (model.doc if model else {}).items() if k != "Description"},
         parameters={},
     )
+    if parent is not None:  # a nested stack the root change set would add
+        stack.parent_id, stack.root_id = parent.stack_id, parent.root_id or parent.stack_id
     stack.stack_event("REVIEW_IN_PROGRESS", "User Initiated")
     engine.stacks[stack.stack_id] = stack
     return stack
 
 
+@dataclass
+class _Options:
+    """What a change set request asks for besides the stack's inputs; nested change sets inherit it."""
+
+    name: str
+    change_set_type: str
+    description: str | None
+    include_nested_stacks: bool
+    on_stack_failure: str | None
+
+
+def _work_out(
+    engine: CloudFormationEngine,
+    store: ChangeSetStore,
+    request: StackRequest,
+    stack: Stack | None,
+    options: _Options,
+    parent: ChangeSet | None = None,
+    parent_stack: Stack | None = None,
+) -> ChangeSet:
+    """Make a change set of `stack` (None: a stack to create) and, with IncludeNestedStacks, of its nested stacks."""
+    capabilities = request.capabilities or []
+    body = request.template_body or ""
+    is_update = options.change_set_type == "UPDATE"
+    model: TemplateModel | None = None
+    params: dict[str, ResolvedParameter] = {}
+    refused: str | None = None
+    try:
+        # a change set shows what a transform makes, so it needs no CAPABILITY_AUTO_EXPAND to be created
+        model = engine._model(body, [*capabilities, "CAPABILITY_AUTO_EXPAND"])
+        engine._check_capabilities(model, capabilities)
+        params = resolve_parameters(
+            model.parameters,
+            request.parameters or {},
+            stack.parameter_values() if is_update and stack is not None else None,
+            request.use_previous_values or set(),
+            engine._ssm_lookup,
+        )
+    except CloudFormationError as error:
+        if parent is None:
+            raise  # the request itself is refused
+        refused = str(error.message)  # a nested stack's template or parameters: its change set fails
+    if stack is None:
+        stack = _placeholder(engine, request.name, model, parent_stack)
+    change_set = ChangeSet(
+        change_set_id=(
+            f"arn:aws:cloudformation:{engine.region_name}:{engine.account_id}:changeSet/"
+            f"{options.name}/{mock_random.uuid4()}"
+        ),
+        name=options.name,
+        stack_id=stack.stack_id,
+        stack_name=stack.name,
+        change_set_type=options.change_set_type,
+        template_body=body,
+        parameters=params,
+        given=request.parameters or {},
+        use_previous=request.use_previous_values or set(),
+        capabilities=capabilities,
+        tags=request.tags,
+        notification_arns=request.notification_arns or [],
+        role_arn=request.role_arn,
+        description=options.description,
+        include_nested_stacks=options.include_nested_stacks,
+        on_stack_failure=options.on_stack_failure,
+        mark=len(stack.events),
+    )
+    if parent is not None:
+        change_set.parent_change_set_id = parent.change_set_id
+        change_set.root_change_set_id = parent.root_change_set_id or parent.change_set_id
+    store.change_sets[change_set.change_set_id] = change_set
+    if model is None:
+        change_set.status, change_set.status_reason, change_set.execution_status = "FAILED", refused, "UNAVAILABLE"
+        return change_set
+    evaluation = _Evaluation(engine, stack, model, params, _live_resources(stack) if is_update else {})
+    try:
+        change_set.changes = _changes(evaluation, stack.parameters)
+        if options.include_nested_stacks:
+            _nested_change_sets(engine, store, change_set, evaluation, options)
+    except _Failed as failure:
+        change_set.status, change_set.status_reason = "FAILED", str(failure)
+        change_set.execution_status = "UNAVAILABLE"
+        return change_set
+    new_tags = request.tags if request.tags is not None else stack.tags
+    if (
+        parent is None
+        and is_update
+        and all(_automatic_only(c["ResourceChange"]) for c in change_set.changes)
+        and model.doc == stack.template
+        and {k: (p.value, p.resolved) for k, p in params.items()}
+        == {k: (p.value, p.resolved) for k, p in stack.parameters.items()}
+        and new_tags == stack.tags
+    ):
+        change_set.status, change_set.status_reason = "FAILED", NO_CHANGES
+        change_set.changes = []
+        change_set.execution_status = "UNAVAILABLE"
+        _delete(engine, store, change_set, keep=True)
+    if parent is not None:
+        # "Executable from root change set" (the nested change set's StatusReason in AWS's example).
+        # A nested stack with nothing to change keeps an empty change set (wording and behaviour ours:
+        # AWS does not document that case).
+        change_set.execution_status, change_set.status_reason = "UNAVAILABLE", "Executable from root change set"
+    return change_set
+
+
+def _nested_change_sets(
+    engine: CloudFormationEngine,
+    store: ChangeSetStore,
+    change_set: ChangeSet,
+    evaluation: _Evaluation,
+    options: _Options,
+) -> None:
+    """IncludeNestedStacks: a change set for each nested stack the change set adds or modifies, linked by the
+    parent's ResourceChange.ChangeSetId. A nested stack to add gets a REVIEW_IN_PROGRESS stack, as on AWS.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/change-sets-for-nested-stacks.html
+    """
+    stack = engine.find_stack(change_set.stack_id)
+    assert stack is not None
+    for entry in change_set.changes:
+        change = entry["ResourceChange"]
+        if change["ResourceType"] != "AWS::CloudFormation::Stack" or change["Action"] not in ("Add", "Modify"):
+            continue
+        logical_id = change["LogicalResourceId"]
+        properties = evaluation.properties(logical_id)
+        try:
+            body = nested_template(logical_id, properties, engine.account_id)
+        except ResourceFailure as failure:
+            raise _Failed(failure.reason) from None
+        child = engine.find_stack(change["PhysicalResourceId"]) if change["Action"] == "Modify" else None
+        request = StackRequest(
+            # AWS names a nested change set <parent change set>-<LogicalId>-<SUFFIX> (seen in its responses)
+            name=child.stack_id if child else f"{stack.name}-{logical_id}-{_suffix()}"[:128],
+            template_body=body,
+            parameters=nested_parameters(properties),
+            capabilities=change_set.capabilities,
+            tags=change_set.tags,
+        )
+        nested_options = _Options(
+            name=f"{change_set.name}-{logical_id}-{_suffix()}"[:128],
+            change_set_type="UPDATE" if child else "CREATE",
+            description=options.description,
+            include_nested_stacks=True,
+            on_stack_failure=None,
+        )
+        nested = _work_out(engine, store, request, child, nested_options, change_set, stack)
+        change["ChangeSetId"] = nested.change_set_id
+        if nested.status == "FAILED":
+            raise _Failed(
+                f"Nested change set {nested.change_set_id} was not successfully created: Currently in FAILED."
+            )
+
+
+def _delete(engine: CloudFormationEngine, store: ChangeSetStore, change_set: ChangeSet, keep: bool = False) -> None:
+    """Delete a change set (unless `keep`) and its nested change sets, with the stacks in review they made.
+
+    "delete-change-set must be executed from the root change set and will delete the whole hierarchy of change
+    sets. Nested stacks in the REVIEW_IN_PROGRESS status will also be deleted if they were created during the
+    create-change-set action." (Change sets for nested stacks, User Guide)
+    """
+    for nested in store.descendants(change_set):
+        store.change_sets.pop(nested.change_set_id, None)
+        stack = engine.find_stack(nested.stack_id)
+        if stack is not None and stack.status == "REVIEW_IN_PROGRESS":
+            engine.delete_stack(stack.stack_id)
+    if not keep:
+        store.change_sets.pop(change_set.change_set_id, None)
+
+
 def create_change_set(self: CloudFormationResponse) -> ActionResult:
     engine = api._engine(self)
     request = api._stack_request(self)
-    change_set_name = self._get_param("ChangeSetName")
-    change_set_type = self._get_param("ChangeSetType") or "UPDATE"
-    _check_names(request.name, change_set_name, change_set_type)
-    capabilities = request.capabilities or []
+    options = _Options(
+        name=self._get_param("ChangeSetName"),
+        change_set_type=self._get_param("ChangeSetType") or "UPDATE",
+        description=self._get_param("Description"),
+        include_nested_stacks=bool(self._get_param("IncludeNestedStacks", False)),
+        on_stack_failure=self._get_param("OnStackFailure"),
+    )
+    _check_names(request.name, options.name, options.change_set_type)
     with engine.lock:
         stack = engine.find_stack(request.name, include_deleted=request.name.startswith("arn:"))
-        if change_set_type == "CREATE":
+        if options.change_set_type == "CREATE":
             if stack is not None and stack.status != "REVIEW_IN_PROGRESS":
                 raise ValidationError(
                     f"Stack [{request.name}] already exists and cannot be created again with the changeSet "
-                    f"[{change_set_name}]."
+                    f"[{options.name}]."
                 )
-            body = request.template_body
         else:
             if stack is None or stack.status == "DELETE_COMPLETE":
                 raise ValidationError(f"Stack [{request.name}] does not exist")
             if stack.status not in STABLE:
                 raise ValidationError(f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
-            body = stack.template_body if request.use_previous_template else request.template_body
-        if not body:
+            if request.use_previous_template:
+                request.template_body = stack.template_body
+        if not request.template_body:
             raise ValidationError("Either Template URL or Template Body must be specified.")
-        existing = _same_name(_store(self), stack, change_set_name, body, request.parameters or {})
+        store = _store(self)
+        existing = _same_name(store, stack, options.name, request.template_body, request.parameters or {})
         if existing is not None:
             return ActionResult({"Id": existing.change_set_id, "StackId": existing.stack_id})
-        # a change set shows what a transform makes, so it needs no CAPABILITY_AUTO_EXPAND to be created
-        model = engine._model(body, [*capabilities, "CAPABILITY_AUTO_EXPAND"])
-        engine._check_capabilities(model, capabilities)
-        previous = stack.parameter_values() if change_set_type == "UPDATE" and stack is not None else None
-        params = resolve_parameters(
-            model.parameters,
-            request.parameters or {},
-            previous,
-            request.use_previous_values or set(),
-            engine._ssm_lookup,
-        )
-        if stack is None:
-            stack = _placeholder(engine, request.name, model)
-        change_set = ChangeSet(
-            change_set_id=(
-                f"arn:aws:cloudformation:{engine.region_name}:{engine.account_id}:changeSet/"
-                f"{change_set_name}/{mock_random.uuid4()}"
-            ),
-            name=change_set_name,
-            stack_id=stack.stack_id,
-            stack_name=stack.name,
-            change_set_type=change_set_type,
-            template_body=body,
-            parameters=params,
-            given=request.parameters or {},
-            use_previous=request.use_previous_values or set(),
-            capabilities=capabilities,
-            tags=request.tags,
-            notification_arns=request.notification_arns or [],
-            role_arn=request.role_arn,
-            description=self._get_param("Description"),
-            include_nested_stacks=bool(self._get_param("IncludeNestedStacks", False)),
-            on_stack_failure=self._get_param("OnStackFailure"),
-            mark=len(stack.events),
-        )
-        live = _live_resources(stack) if change_set_type == "UPDATE" else {}
-        try:
-            change_set.changes = _changes(_Evaluation(engine, stack, model, params, live), stack.parameters)
-        except _Failed as failure:
-            change_set.status, change_set.status_reason = "FAILED", str(failure)
-            change_set.execution_status = "UNAVAILABLE"
-        new_tags = request.tags if request.tags is not None else stack.tags
-        if (
-            change_set_type == "UPDATE"
-            and change_set.status != "FAILED"
-            and all(_automatic_only(c["ResourceChange"]) for c in change_set.changes)
-            and model.doc == stack.template
-            and {k: (p.value, p.resolved) for k, p in params.items()}
-            == {k: (p.value, p.resolved) for k, p in stack.parameters.items()}
-            and new_tags == stack.tags
-        ):
-            change_set.status, change_set.status_reason = "FAILED", NO_CHANGES
-            change_set.changes = []
-            change_set.execution_status = "UNAVAILABLE"
-        _store(self).change_sets[change_set.change_set_id] = change_set
+        change_set = _work_out(engine, store, request, stack, options)
     return ActionResult({"Id": change_set.change_set_id, "StackId": change_set.stack_id})
 
 
@@ -627,9 +762,20 @@ def list_change_sets(self: CloudFormationResponse) -> ActionResult:
     return ActionResult({"Summaries": summaries})
 
 
+def _refuse_nested(change_set: ChangeSet, action: str) -> None:
+    if change_set.root_change_set_id:
+        # wording ours: AWS documents the rule ("must be executed from the root change set"), not its message
+        raise InvalidChangeSetStatusException(
+            f"ChangeSet [{change_set.change_set_id}] belongs to a nested stack; {action} its root change set "
+            f"[{change_set.root_change_set_id}] instead"
+        )
+
+
 def delete_change_set(self: CloudFormationResponse) -> EmptyResult:
     change_set = _find(self)
-    del _store(self).change_sets[change_set.change_set_id]
+    _refuse_nested(change_set, "delete")
+    with api._engine(self).lock:
+        _delete(api._engine(self), _store(self), change_set)
     return EmptyResult()
 
 
@@ -671,12 +817,17 @@ def execute_change_set(self: CloudFormationResponse) -> EmptyResult:
     except BaseException:
         change_set.execution_status = "AVAILABLE"
         raise
+    _refresh(engine, change_set)
+    store = _store(self)
+    hierarchy = [change_set, *store.descendants(change_set)]
+    for nested in hierarchy[1:]:  # the nested change sets ran with their root
+        nested.execution_status, nested.status_reason = change_set.execution_status, None
     # "After you execute a change set, CloudFormation deletes any additional change sets that are associated
     # with the stack because they're no longer valid for the updated stack." (Execute a change set, User Guide)
-    store = _store(self)
-    for other in [c for c in store.change_sets.values() if c.stack_id == change_set.stack_id and c is not change_set]:
-        del store.change_sets[other.change_set_id]
-    _refresh(engine, change_set)
+    stacks, executed = {c.stack_id for c in hierarchy}, {c.change_set_id for c in hierarchy}
+    for other in [c for c in store.change_sets.values() if c.stack_id in stacks and c.change_set_id not in executed]:
+        if other.change_set_id in store.change_sets and not other.root_change_set_id:
+            _delete(engine, store, other)
     return EmptyResult()
 
 

@@ -30,15 +30,15 @@ def _engine(request: ResourceRequest):  # type: ignore[no-untyped-def]
 _S3_ERROR_HELP = "For more information check http://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"
 
 
-def _template(request: ResourceRequest) -> str:
+def nested_template(logical_id: str, properties: dict[str, Any], account_id: str) -> str:
     """The child's template, read from the S3 object TemplateURL names (with S3's errors as AWS reports them)."""
     from moto.s3.exceptions import MissingBucket
     from moto.s3.models import s3_backends
 
-    url = request.properties.get("TemplateURL")
+    url = properties.get("TemplateURL")
     if not url:
         raise ResourceFailure(
-            f"Properties validation failed for resource {request.logical_id} with message:\n"
+            f"Properties validation failed for resource {logical_id} with message:\n"
             "[#: required key [TemplateURL] not found]"
         )
     parts = urlparse(str(url))
@@ -54,7 +54,7 @@ def _template(request: ResourceRequest) -> str:
     else:  # virtual-hosted style: https://bucket.s3.<region>.amazonaws.com/key
         bucket, key = host.split(".s3", 1)[0], parts.path.lstrip("/")
     try:  # moto finds a bucket of another account of the sandbox too, as S3 does
-        obj = s3_backends[request.account_id]["aws"].get_object(bucket, unquote(key))
+        obj = s3_backends[account_id]["aws"].get_object(bucket, unquote(key))
     except MissingBucket:
         raise ResourceFailure(f"S3 error: The specified bucket does not exist\n{_S3_ERROR_HELP}") from None
     except Exception:
@@ -64,11 +64,27 @@ def _template(request: ResourceRequest) -> str:
     return obj.value.decode()
 
 
-def _parameters(request: ResourceRequest) -> dict[str, str]:
+def nested_parameters(properties: dict[str, Any]) -> dict[str, str]:
+    """The child's parameter values, as strings (a list becomes a comma-delimited string)."""
     from .intrinsics import as_string
 
-    given = request.properties.get("Parameters") or {}
+    given = properties.get("Parameters") or {}
     return {k: ",".join(map(as_string, v)) if isinstance(v, list) else as_string(v) for k, v in given.items()}
+
+
+def _template(request: ResourceRequest) -> str:
+    return nested_template(request.logical_id, request.properties, request.account_id)
+
+
+def _reviewed_name(request: ResourceRequest) -> str | None:
+    """The name of the REVIEW_IN_PROGRESS stack a nested change set made for this resource, if there is one:
+    executing the root change set creates the nested stack there, as its change set showed."""
+    prefix = f"{request.stack_name}-{request.logical_id}-"
+    for stack in _engine(request).stacks.values():
+        in_review = stack.status == "REVIEW_IN_PROGRESS" and stack.parent_id == request.stack_id
+        if in_review and stack.name.startswith(prefix):
+            return stack.name
+    return None
 
 
 def _failure_reason(child: Stack) -> str:
@@ -90,7 +106,7 @@ class NestedStackProvider:
         return StackRequest(
             name=name,
             template_body=body,
-            parameters=_parameters(request),
+            parameters=nested_parameters(request.properties),
             capabilities=list(parent.capabilities) if parent else [],
             tags=tags or (list(parent.tags) if parent else []),
             notification_arns=request.properties.get("NotificationARNs") or [],
@@ -99,7 +115,7 @@ class NestedStackProvider:
 
     def create(self, request: ResourceRequest) -> Provisioned:
         body = _template(request)
-        name = f"{request.stack_name}-{request.logical_id}-{_suffix()}"[:128]
+        name = _reviewed_name(request) or f"{request.stack_name}-{request.logical_id}-{_suffix()}"[:128]
         stack_request, parent = self._stack_request(request, name, body)
         try:
             child = _engine(request).create_stack(stack_request, parent=parent)
