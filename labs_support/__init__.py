@@ -10,6 +10,7 @@ A notebook needs only these names:
     ls.dashboard()                   # the learner's progress per domain
     ls.stack_summary(cfn, "network"), ls.stack_events(cfn, "network")   # a stack's state and events
     ls.stack_tree(cfn, "app"), ls.stack_timeline(cfn, "app")             # pictures of nested stacks, of events
+    ls.drift_report(cfn, "app")      # the last drift check: each resource's status and property differences
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .pictures import stack_timeline, stack_tree
 from .progress import PROGRESS_ENV_VAR, dashboard
 from .quizzes import show_quiz as quiz
 from .sandbox import Sandbox, current_sandbox, start_sandbox
-from .show import stack_events, stack_summary
+from .show import drift_report, stack_events, stack_summary
 
 guard.install()
 friendly.install()
@@ -41,6 +42,7 @@ __all__ = [
     "course_map",
     "current_sandbox",
     "dashboard",
+    "drift_report",
     "environment_check",
     "exam_at_a_glance",
     "quiz",

@@ -121,3 +121,76 @@ def stack_events(cfn: Any, stack_name: str, latest: bool = False) -> _Html:
         )
         text.append(f"{e['LogicalResourceId']:<22} {e['ResourceStatus']:<45} {reason}".rstrip())
     return _Html(_table(["time", "logical id", "type", "status", "reason"], rows), "\n".join(text))
+
+
+_DRIFT_COLOURS = {
+    "IN_SYNC": "#3a9d5d",
+    "DRIFTED": "#d0453b",
+    "MODIFIED": "#c98a1b",
+    "DELETED": "#d0453b",
+}
+
+
+def _drift_badge(status: str) -> str:
+    colour = _DRIFT_COLOURS.get(status, "#8a8a8a")
+    return (
+        f'<span style="color:{colour};border:1px solid {colour};border-radius:3px;padding:0 4px;'
+        f'font-family:var(--jp-code-font-family,monospace);font-size:90%">{html.escape(status)}</span>'
+    )
+
+
+def drift_report(cfn: Any, stack_name: str) -> _Html:
+    """The last drift check of a stack: each resource's drift status and property differences.
+
+    Reads describe_stacks (the stack's DriftInformation), list_stack_resources (every resource, NOT_CHECKED
+    included) and describe_stack_resource_drifts (the differences). It runs no detection itself.
+    """
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    stack_status = stack.get("DriftInformation", {}).get("StackDriftStatus", "NOT_CHECKED")
+    resources = [
+        r
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack["StackId"])
+        for r in page["StackResourceSummaries"]
+    ]
+    drifts: dict[str, dict[str, Any]] = {}
+    if stack_status != "NOT_CHECKED":
+        kwargs: dict[str, Any] = {"StackName": stack["StackId"]}
+        while True:
+            page = cfn.describe_stack_resource_drifts(**kwargs)
+            drifts.update({d["LogicalResourceId"]: d for d in page["StackResourceDrifts"]})
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+    drifted = sum(d["StackResourceDriftStatus"] in ("MODIFIED", "DELETED") for d in drifts.values())
+    summary = f"{drifted} of {len(resources)} resources drifted" if stack_status != "NOT_CHECKED" else "never checked"
+    parts = [f"<div><b>{html.escape(stack['StackName'])}</b> {_drift_badge(stack_status)} {html.escape(summary)}</div>"]
+    text = [f"{stack['StackName']}: {stack_status} ({summary})"]
+    rows = []
+    for resource in resources:
+        logical_id = resource["LogicalResourceId"]
+        drift = drifts.get(logical_id, {})
+        status = drift.get("StackResourceDriftStatus") or resource.get("DriftInformation", {}).get(
+            "StackResourceDriftStatus", "NOT_CHECKED"
+        )
+        cells = [_code(logical_id), html.escape(resource["ResourceType"]), _drift_badge(status)]
+        differences = drift.get("PropertyDifferences", [])
+        if not differences:
+            rows.append([*cells, "", "", "", ""])
+            text.append(f"  {logical_id:<24} {status}")
+        for i, d in enumerate(differences):
+            rows.append(
+                [
+                    *(cells if i == 0 else ["", "", ""]),
+                    html.escape(d["DifferenceType"]),
+                    _code(d["PropertyPath"]),
+                    _code(d.get("ExpectedValue")),
+                    _code(d.get("ActualValue")),
+                ]
+            )
+            text.append(
+                f"  {logical_id if i == 0 else '':<24} {status if i == 0 else '':<9} {d['DifferenceType']:<9} "
+                f"{d['PropertyPath']}  expected: {d.get('ExpectedValue', '-')}  actual: {d.get('ActualValue', '-')}"
+            )
+    headers = ["logical id", "type", "drift status", "difference", "property path", "expected", "actual"]
+    parts.append(_table(headers, rows))
+    return _Html("".join(parts), "\n".join(text))
