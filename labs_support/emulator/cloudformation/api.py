@@ -41,7 +41,20 @@ def _template_body(self: CloudFormationResponse) -> str | None:
     return body
 
 
+def _refuse_rollback_triggers(self: CloudFormationResponse) -> None:
+    """Rollback triggers need CloudWatch alarms watched while the operation runs: not emulated, so refused
+    plainly rather than ignored (an ignored trigger would report a success AWS would have rolled back)."""
+    configuration = self._get_param("RollbackConfiguration") or {}
+    if configuration.get("RollbackTriggers"):
+        raise SandboxNotSupported(
+            "The course sandbox does not watch CloudWatch alarms during stack operations, so it cannot honour "
+            "rollback triggers; on AWS, a trigger alarm that goes to ALARM during the operation or its "
+            "monitoring time rolls the operation back."
+        )
+
+
 def _stack_request(self: CloudFormationResponse) -> StackRequest:
+    _refuse_rollback_triggers(self)
     given: dict[str, str] = {}
     previous: set[str] = set()
     for p in self._get_param("Parameters", []) or []:
@@ -85,6 +98,16 @@ def create_stack(self: CloudFormationResponse) -> ActionResult:
 def update_stack(self: CloudFormationResponse) -> ActionResult:
     stack = _engine(self).update_stack(_stack_request(self))
     return ActionResult({"StackId": stack.stack_id})
+
+
+def rollback_stack(self: CloudFormationResponse) -> ActionResult:
+    stack = _engine(self).rollback_stack(self._get_param("StackName"))
+    return ActionResult({"StackId": stack.stack_id})
+
+
+def cancel_update_stack(self: CloudFormationResponse) -> EmptyResult:
+    _engine(self).cancel_update_stack(self._get_param("StackName"))
+    return EmptyResult()
 
 
 def delete_stack(self: CloudFormationResponse) -> EmptyResult:
@@ -324,6 +347,8 @@ ACTIONS = {
         set_stack_policy,
         get_stack_policy,
         continue_update_rollback,
+        rollback_stack,
+        cancel_update_stack,
     )
 }
 

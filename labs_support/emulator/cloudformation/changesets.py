@@ -29,7 +29,7 @@ from moto.moto_api._internal import mock_random
 from .. import clock
 from . import api, dynamic_references
 from .analysis import PSEUDO_PARAMETERS, TemplateModel
-from .engine import CloudFormationEngine, StackRequest
+from .engine import FAILED_PRESERVED, CloudFormationEngine, StackRequest
 from .errors import ResourceFailure, SandboxNotSupported, StackFailure, ValidationError
 from .intrinsics import Evaluator, TemplateError, scan
 from .nested_stacks import nested_parameters, nested_template
@@ -721,6 +721,11 @@ def create_change_set(self: CloudFormationResponse) -> ActionResult:
         on_stack_failure=self._get_param("OnStackFailure"),
     )
     _check_names(request.name, options.name, options.change_set_type)
+    if self._get_param("DeploymentMode") == "REVERT_DRIFT":
+        raise SandboxNotSupported(
+            "The course sandbox does not make drift-aware change sets (DeploymentMode REVERT_DRIFT) yet; on AWS, "
+            "such a change set also lists the changes that bring drifted resources back to their template."
+        )
     with engine.lock:
         stack = engine.find_stack(request.name, include_deleted=request.name.startswith("arn:"))
         if options.change_set_type == "CREATE":
@@ -732,7 +737,8 @@ def create_change_set(self: CloudFormationResponse) -> ActionResult:
         else:
             if stack is None or stack.status == "DELETE_COMPLETE":
                 raise ValidationError(f"Stack [{request.name}] does not exist")
-            if stack.status not in STABLE:
+            # a stack kept in CREATE_FAILED or UPDATE_FAILED can have change sets too (Stack failure options)
+            if stack.status not in STABLE and not (stack.status in FAILED_PRESERVED and stack.paused is not None):
                 raise ValidationError(f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
             if request.use_previous_template:
                 request.template_body = stack.template_body

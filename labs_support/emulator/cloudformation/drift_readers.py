@@ -48,6 +48,18 @@ def reader(resource_type: str, *properties: str) -> Callable[[Callable[..., Any]
     return register
 
 
+def already_deleted(resource_type: str, account_id: str, region: str, physical_id: str) -> bool:
+    """True if the resource is known to be gone (deleted outside CloudFormation): a delete handler answers
+    NotFound then, which CloudFormation counts as deleted. False when the type has no reader here."""
+    found = READERS.get(resource_type)
+    if found is None:
+        return False
+    try:
+        return found.read(ReadRequest(account_id, region, physical_id, {})) is None
+    except Exception:
+        return False
+
+
 def _tag_list(tags: dict[str, str] | list[dict[str, str]]) -> list[dict[str, str]]:
     """Tags as CloudFormation lists them, without the aws: tags AWS adds itself (not drift)."""
     pairs = tags.items() if isinstance(tags, dict) else ((t["Key"], t["Value"]) for t in tags)

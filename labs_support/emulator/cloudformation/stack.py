@@ -148,6 +148,8 @@ class Stack:
     root_id: str | None = None
     operation: Any = field(default=None, repr=False)  # the operations.Operation running on this stack
     pending_rollback: Any = field(default=None, repr=False)  # the failed update's run, for ContinueUpdateRollback
+    # CREATE_FAILED / UPDATE_FAILED with DisableRollback: what RollbackStack goes back to (engine.Paused)
+    paused: Any = field(default=None, repr=False)
 
     @property
     def description(self) -> str | None:
