@@ -15,7 +15,8 @@ from labs_support.sandbox import Sandbox
 _names = itertools.count(1)
 
 # A custom resource whose handler refuses to go back from Mode "b" (so a rollback of it fails), answers
-# Delete with FAILED when asked to (so a stack deletion fails), and otherwise succeeds.
+# Delete with FAILED when asked to (so a stack deletion fails), and otherwise succeeds. `Bad` fails while it is
+# provisioned (SNS topics are not checked by pre-deployment validation, so the typo is found then).
 TEMPLATE = """
 Parameters:
   Mode: {Type: String, Default: a}
@@ -51,10 +52,10 @@ Resources:
     Type: Custom::Thing
     Properties: {ServiceToken: !GetAtt Fn.Arn, Mode: !Ref Mode, RefuseDelete: !Ref RefuseDelete}
   Bad:
-    Type: AWS::SQS::Queue
+    Type: AWS::SNS::Topic
     Condition: Broken
     DependsOn: Thing
-    Properties: {QueueNmae: x}
+    Properties: {TopicNmae: x}
 """
 
 

@@ -12,11 +12,12 @@ from typing import Any
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult, EmptyResult
 
-from . import stack_policy
+from . import operation_log, stack_policy
 from .analysis import TemplateModel
 from .drift import resource_drift_information, stack_drift_information
 from .engine import CloudFormationEngine, StackRequest, engine_for
 from .errors import SandboxNotSupported, ValidationError
+from .stack import Stack
 from .template import parse_template
 
 # Stack-set and change-set actions are answered by moto's own backend, which does not know the
@@ -81,6 +82,7 @@ def _stack_request(self: CloudFormationResponse) -> StackRequest:
         timeout_in_minutes=self._get_param("TimeoutInMinutes"),
         stack_policy=_valid_policy(self._get_param("StackPolicyBody")),
         stack_policy_during_update=_valid_policy(self._get_param("StackPolicyDuringUpdateBody")),
+        disable_validation=bool(self._get_param("DisableValidation", False)),
     )
 
 
@@ -90,19 +92,47 @@ def _valid_policy(body: str | None) -> str | None:
     return body
 
 
+def _started(stack: Stack) -> ActionResult:
+    """The answer of an action that starts an operation: the stack id and the operation's id."""
+    answer = {"StackId": stack.stack_id}
+    if stack.log.user_initiated is not None:
+        answer["OperationId"] = stack.log.user_initiated.operation_id
+    return ActionResult(answer)
+
+
 def create_stack(self: CloudFormationResponse) -> ActionResult:
-    stack = _engine(self).create_stack(_stack_request(self))
-    return ActionResult({"StackId": stack.stack_id})
+    return _started(_engine(self).create_stack(_stack_request(self)))
 
 
 def update_stack(self: CloudFormationResponse) -> ActionResult:
-    stack = _engine(self).update_stack(_stack_request(self))
-    return ActionResult({"StackId": stack.stack_id})
+    return _started(_engine(self).update_stack(_stack_request(self)))
 
 
 def rollback_stack(self: CloudFormationResponse) -> ActionResult:
-    stack = _engine(self).rollback_stack(self._get_param("StackName"))
-    return ActionResult({"StackId": stack.stack_id})
+    return _started(_engine(self).rollback_stack(self._get_param("StackName")))
+
+
+def describe_events(self: CloudFormationResponse) -> ActionResult:
+    """DescribeEvents: a stack's history by operation, including pre-deployment validation findings."""
+    from . import changesets
+
+    stack_name, change_set_name = self._get_param("StackName"), self._get_param("ChangeSetName")
+    operation_id = self._get_param("OperationId")
+    failed_only = bool((self._get_param("Filters") or {}).get("FailedEvents"))
+    if not (stack_name or change_set_name or operation_id):
+        raise ValidationError("One of ChangeSetName, OperationId or StackName must be specified")
+    engine = _engine(self)
+    if change_set_name:
+        records = changesets.find(self).records
+    elif stack_name:
+        stack = engine.find_stack(stack_name, include_deleted=stack_name.startswith("arn:"))
+        if stack is None:
+            raise ValidationError(f"Stack [{stack_name}] does not exist")
+        records = [*stack.log.records, *changesets.records_of(self, stack.stack_id)]
+    else:
+        records = [r for s in engine.stacks.values() for r in s.log.records]
+        records += changesets.records_of(self, None)
+    return ActionResult({"OperationEvents": operation_log.select(records, operation_id, failed_only)})
 
 
 def cancel_update_stack(self: CloudFormationResponse) -> EmptyResult:
@@ -349,6 +379,7 @@ ACTIONS = {
         continue_update_rollback,
         rollback_stack,
         cancel_update_stack,
+        describe_events,
     )
 }
 

@@ -27,12 +27,13 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.moto_api._internal import mock_random
 
 from .. import clock
-from . import api, dynamic_references
+from . import api, dynamic_references, early_validation
 from .analysis import PSEUDO_PARAMETERS, TemplateModel
 from .engine import FAILED_PRESERVED, CloudFormationEngine, StackRequest
 from .errors import ResourceFailure, SandboxNotSupported, StackFailure, ValidationError
 from .intrinsics import Evaluator, TemplateError, scan
 from .nested_stacks import nested_parameters, nested_template
+from .operation_log import Operation, new_operation_id, stack_event_record, validation_record
 from .parameters import ResolvedParameter, resolve_parameters
 from .resources import ResourceRequest, _suffix, provider_for
 from .schema import create_only_properties
@@ -87,6 +88,9 @@ class ChangeSet:
     parent_change_set_id: str | None = None  # set on the change set of a nested stack (IncludeNestedStacks)
     root_change_set_id: str | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
+    # its CREATE_CHANGESET operation as DescribeEvents shows it (with pre-deployment validation findings)
+    operation: Operation | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
     status: str = "CREATE_COMPLETE"
     status_reason: str | None = None
     execution_status: str = "AVAILABLE"
@@ -478,6 +482,16 @@ def _find(self: CloudFormationResponse) -> ChangeSet:
     return _refresh(api._engine(self), change_set)
 
 
+def find(self: CloudFormationResponse) -> ChangeSet:
+    """The change set a request names (ChangeSetName, and StackName unless it is an ARN)."""
+    return _find(self)
+
+
+def records_of(self: CloudFormationResponse, stack_id: str | None) -> list[dict[str, Any]]:
+    """DescribeEvents records of the change sets of a stack (of every stack when None)."""
+    return [r for c in _store(self).change_sets.values() if stack_id in (None, c.stack_id) for r in c.records]
+
+
 def _check_names(stack_name: str, change_set_name: str | None, change_set_type: str) -> None:
     if not change_set_name or not _NAME.match(change_set_name) or len(change_set_name) > 128:
         raise ValidationError(
@@ -552,6 +566,59 @@ class _Options:
     description: str | None
     include_nested_stacks: bool
     on_stack_failure: str | None
+    disable_validation: bool = False
+
+
+def _early_findings(
+    engine: CloudFormationEngine, change_set: ChangeSet, evaluation: _Evaluation, old_definitions: dict[str, Any]
+) -> list[early_validation.Finding]:
+    """Pre-deployment validation of a change set: FAIL checks on the template's resources, and the WARN check
+    of buckets the change set would delete while they still hold objects."""
+    resources = {}
+    for logical_id in evaluation.model.order:
+        resource_type = str(evaluation.model.resources[logical_id]["Type"])
+        if not evaluation.included(logical_id) or not early_validation.validated(resource_type):
+            continue
+        try:
+            resources[logical_id] = (resource_type, evaluation.properties(logical_id))
+        except _Failed:
+            continue  # the change set reports this itself
+    owned = {r.physical_id for r in evaluation.live.values()}
+    findings = early_validation.check(resources, engine.account_id, engine.region_name, owned)
+    for entry in change_set.changes:
+        change = entry["ResourceChange"]
+        deleting = change["Action"] == "Remove" or change.get("Replacement") == "True"
+        if change["ResourceType"] != "AWS::S3::Bucket" or not deleting:
+            continue
+        policy_key = "DeletionPolicy" if change["Action"] == "Remove" else "UpdateReplacePolicy"
+        policy = (old_definitions.get(change["LogicalResourceId"]) or {}).get(policy_key, "Delete")
+        if policy == "Delete":
+            warning = early_validation.bucket_not_empty(
+                change["LogicalResourceId"], engine.account_id, change["PhysicalResourceId"]
+            )
+            findings += [warning] if warning else []
+    return findings
+
+
+def _validate(engine: CloudFormationEngine, change_set: ChangeSet, evaluation: _Evaluation, options: _Options) -> bool:
+    """Run pre-deployment validation (unless disabled) as the change set's CREATE_CHANGESET operation.
+
+    False if a FAIL finding fails the change set, whose StatusReason then names the checks that failed."""
+    operation = Operation(new_operation_id(), "CREATE_CHANGESET", clock.now())
+    change_set.operation = operation
+    change_set.records.append(stack_event_record(change_set.stack_id, operation, ending=False))
+    old_definitions = {k: r.definition for k, r in evaluation.live.items()}
+    findings = [] if options.disable_validation else _early_findings(engine, change_set, evaluation, old_definitions)
+    change_set.records += [
+        validation_record(change_set.stack_id, operation.operation_id, "CREATE_CHANGESET", f) for f in findings
+    ]
+    failed = bool(early_validation.blocking(findings))
+    operation.status, operation.ended = ("FAILED" if failed else "SUCCEEDED"), clock.now()
+    change_set.records.append(stack_event_record(change_set.stack_id, operation, ending=True))
+    if failed:
+        change_set.status, change_set.status_reason = "FAILED", early_validation.change_set_reason(findings)
+        change_set.execution_status = "UNAVAILABLE"
+    return not failed
 
 
 def _work_out(
@@ -619,6 +686,8 @@ def _work_out(
     evaluation = _Evaluation(engine, stack, model, params, _live_resources(stack) if is_update else {})
     try:
         change_set.changes = _changes(evaluation, stack.parameters)
+        if not _validate(engine, change_set, evaluation, options):
+            return change_set
         if options.include_nested_stacks:
             _nested_change_sets(engine, store, change_set, evaluation, options)
     except _Failed as failure:
@@ -685,6 +754,7 @@ def _nested_change_sets(
             description=options.description,
             include_nested_stacks=True,
             on_stack_failure=None,
+            disable_validation=options.disable_validation,
         )
         nested = _work_out(engine, store, request, child, nested_options, change_set, stack)
         change["ChangeSetId"] = nested.change_set_id
@@ -719,6 +789,7 @@ def create_change_set(self: CloudFormationResponse) -> ActionResult:
         description=self._get_param("Description"),
         include_nested_stacks=bool(self._get_param("IncludeNestedStacks", False)),
         on_stack_failure=self._get_param("OnStackFailure"),
+        disable_validation=bool(self._get_param("DisableValidation", False)),
     )
     _check_names(request.name, options.name, options.change_set_type)
     if self._get_param("DeploymentMode") == "REVERT_DRIFT":

@@ -17,7 +17,7 @@ from typing import Any
 from moto.core.base_backend import BackendDict, BaseBackend
 
 from .. import clock
-from . import dynamic_references, operations, stack_policy
+from . import dynamic_references, early_validation, operations, stack_policy
 from .analysis import PSEUDO_PARAMETERS, TemplateModel
 from .drift_readers import already_deleted
 from .errors import (
@@ -30,6 +30,7 @@ from .errors import (
     ValidationError,
 )
 from .intrinsics import NO_VALUE, Evaluator, TemplateError, scan
+from .operation_log import validation_record
 from .parameters import ResolvedParameter, resolve_parameters
 from .resources import Provisioned, ResourceRequest, name_property, needs_replacement, provider_for
 from .schema import is_custom_type, property_errors
@@ -59,6 +60,7 @@ class StackRequest:
     timeout_in_minutes: int | None = None
     stack_policy: str | None = None
     stack_policy_during_update: str | None = None
+    disable_validation: bool = False  # skip pre-deployment validation (early_validation.py)
 
 
 FAILED_PRESERVED = ("CREATE_FAILED", "UPDATE_FAILED")  # a failure kept with DisableRollback: update or roll back
@@ -202,10 +204,11 @@ class CloudFormationEngine(BaseBackend):
                 stack_policy=request.stack_policy,
             )
             run = _Run(self, stack, model)
+            run.validate = not request.disable_validation
             run.check_conditional_references()
             run.check_mappings()
             if placeholder is not None:
-                stack.events, stack.created = placeholder.events, placeholder.created
+                stack.events, stack.created, stack.log = placeholder.events, placeholder.created, placeholder.log
             if parent is not None:
                 stack.parent_id, stack.root_id = parent.stack_id, parent.root_id or parent.stack_id
             self.stacks[stack.stack_id] = stack
@@ -259,6 +262,7 @@ class CloudFormationEngine(BaseBackend):
             run = _Run(self, stack, model, params)
             run.policy = request.stack_policy_during_update or stack.stack_policy
             run.as_rollback = rollback
+            run.validate = not request.disable_validation and not rollback
             run.check_conditional_references()
             run.check_mappings()
             stack.stack_event("UPDATE_ROLLBACK_IN_PROGRESS" if rollback else "UPDATE_IN_PROGRESS", "User Initiated")
@@ -414,6 +418,7 @@ class _Run:
         self.imports: set[str] = set()
         self.policy: str | None = None  # the stack policy in force during an update
         self.as_rollback = False  # a nested stack being put back by its parent's rollback
+        self.validate = False  # run pre-deployment validation before provisioning (CreateStack, UpdateStack)
         self._conditions: dict[str, bool] = {}
         # Resources visible to Ref/GetAtt during this run (the new state as it is being built).
         self.live: dict[str, StackResource] = {}
@@ -671,6 +676,9 @@ class _Run:
         stack = self.stack
         assert self.model is not None
         stack.resources = self.live  # ListStackResources shows resources as they are created
+        if self.validate and self._failed_validation("CREATE"):
+            self._after_failed_validation(on_failure)
+            return
         try:
             self._check_aws_typed_parameters()
             self._pre_resolve_imports()
@@ -679,8 +687,9 @@ class _Run:
                     try:
                         self._create_resource(logical_id)
                     except ResourceFailure as e:
-                        self._fail_resource(logical_id, "CREATE_FAILED", e.reason)
-                        if isinstance(e, PropertyValidationFailure):
+                        invalid = isinstance(e, PropertyValidationFailure)
+                        self._fail_resource(logical_id, "CREATE_FAILED", e.reason, invalid)
+                        if invalid:
                             raise StackFailure(f"Validation failed for following resources: [{logical_id}].") from None
                         raise StackFailure(f"The following resource(s) failed to create: [{logical_id}].") from None
             stack.outputs = self._outputs()
@@ -691,10 +700,81 @@ class _Run:
         stack.imports = self.imports
         stack.stack_event("CREATE_COMPLETE")
 
-    def _fail_resource(self, logical_id: str, status: str, reason: str) -> None:
+    # -- pre-deployment validation ------------------------------------------------------------------
+    def _known_ref(self, name: str) -> Any:
+        """Ref before provisioning: a resource not provisioned yet has no value to check."""
+        resource = self.live.get(name)
+        if name in self.params or name in PSEUDO_PARAMETERS or (resource and resource.provisioned):
+            return self._ref(name)
+        return f"\x00ResourceReference\x01{name}\x00"
+
+    def _known_import(self, name: str) -> Any:
+        exports = self.engine.exports()
+        return exports[name][1] if name in exports else f"\x00ImportValue\x01{name}\x00"
+
+    def early_findings(self) -> list[early_validation.Finding]:
+        """What pre-deployment validation finds in the template, before anything is provisioned."""
+        assert self.model is not None
+        evaluator = Evaluator(
+            ref=self._known_ref,
+            getatt=lambda name, attribute: f"\x00ResourceAttribute\x01{name}.{attribute}\x00",
+            conditions=self._condition_values(),
+            mappings=self.model.mappings,
+            import_value=self._known_import,
+            availability_zones=self.engine._availability_zones,
+            region=self.engine.region_name,
+        )
+        resources = {}
+        for logical_id in self.model.order:
+            resource_type = str(self.model.resources[logical_id]["Type"])
+            if not self.included(logical_id) or not early_validation.validated(resource_type):
+                continue
+            try:
+                properties = evaluator.resolve(self.model.resources[logical_id].get("Properties") or {})
+            except (TemplateError, StackFailure):
+                continue  # the operation reports this when it reaches the resource
+            resources[logical_id] = (resource_type, properties)
+        owned = {r.physical_id for r in self.stack.resources.values() if r.provisioned is not None}
+        return early_validation.check(resources, self.engine.account_id, self.engine.region_name, owned)
+
+    def _failed_validation(self, verb: str) -> bool:
+        """Run pre-deployment validation; on a FAIL finding record it and fail the operation (CREATE_FAILED or
+        UPDATE_FAILED with DetailedStatus VALIDATION_FAILED). True if it failed."""
+        findings = self.early_findings()
+        if not early_validation.blocking(findings):
+            return False
+        stack = self.stack
+        operation = stack.log.current
+        assert operation is not None
+        stack.log.add_validation(
+            [validation_record(stack.stack_id, operation.operation_id, operation.operation_type, f) for f in findings]
+        )
+        reason = early_validation.FAILED_REASON.format(count=len(early_validation.blocking(findings)))
+        stack.stack_event(f"{verb}_FAILED", reason, detailed_status="VALIDATION_FAILED")
+        return True
+
+    def _after_failed_validation(self, on_failure: str) -> None:
+        """A create that failed validation provisioned nothing: it rolls back (or stops, or is deleted)."""
+        stack = self.stack
+        if on_failure == "DO_NOTHING":
+            stack.paused = Paused(old=None, changes=[])
+            return
+        stack.stack_event("ROLLBACK_IN_PROGRESS", early_validation.ROLLBACK_REASON)
+        stack.deleted = clock.now()
+        stack.stack_event("ROLLBACK_COMPLETE")
+        stack.reason = None
+        if on_failure == "DELETE":
+            stack.stack_event("DELETE_IN_PROGRESS", "User Initiated")
+            stack.stack_event("DELETE_COMPLETE")
+
+    def _fail_resource(self, logical_id: str, status: str, reason: str, invalid: bool = False) -> None:
+        """Mark a resource failed; `invalid` (its properties broke the schema) adds DetailedStatus VALIDATION_FAILED."""
         resource = self.live[logical_id]
         resource.status, resource.reason, resource.updated = status, reason, clock.now()
-        self.stack.event(logical_id, resource.physical_id, resource.resource_type, status, reason)
+        detailed = "VALIDATION_FAILED" if invalid else None
+        self.stack.event(
+            logical_id, resource.physical_id, resource.resource_type, status, reason, detailed_status=detailed
+        )
 
     def _cancel_others(self) -> None:
         """Resources of the same wave are still in progress on AWS when one fails; the sandbox runs one at a
@@ -839,6 +919,14 @@ class _Run:
         changes: list[tuple[str, str, StackResource | None]] = []
         replaced: list[StackResource] = []
         self.live = {k: r for k, r in stack.resources.items()}
+        if self.validate and self._failed_validation("UPDATE"):
+            if disable_rollback:
+                self._pause(old, [], body, params, tags, capabilities)
+                return
+            stack.stack_event("UPDATE_ROLLBACK_IN_PROGRESS", early_validation.ROLLBACK_REASON)
+            stack.stack_event("UPDATE_ROLLBACK_COMPLETE")
+            stack.reason = None
+            return
         try:
             self._pre_resolve_imports()
             for logical_id, resource in old["resources"].items():

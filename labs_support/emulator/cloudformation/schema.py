@@ -124,29 +124,50 @@ def property_errors(resource_type: str, region: str, properties: dict[str, Any])
     Worded as CloudFormation's resource handlers word them: '#: required key [Value] not found',
     '#: extraneous key [Nmae] is not permitted', '#/DelaySeconds: expected type: Integer, found: String'.
     """
+    return [message for _pointer, message in property_findings(resource_type, region, properties)]
+
+
+def _unknown(value: Any) -> bool:
+    """A value known only once resources exist (a marker) or once a dynamic reference is resolved."""
+    if isinstance(value, str):
+        return "\x00" in value or "{{resolve:" in value
+    if isinstance(value, list):
+        return any(_unknown(v) for v in value)
+    if isinstance(value, dict):
+        return any(_unknown(v) for v in value.values())
+    return False
+
+
+def property_findings(resource_type: str, region: str, properties: dict[str, Any]) -> list[tuple[str, str]]:
+    """(JSON pointer '#/a/0', message) for each way the properties break the type's schema.
+
+    A value that is not known yet (see `_unknown`) is not judged: its type or enum cannot be checked.
+    """
     validator = _validator(resource_type, region)
     if validator is None:
         return []
     schema = validator.schema
     properties = _coerce(properties, schema, schema)
-    messages = []
+    found = []
     for error in sorted(validator.iter_errors(properties), key=lambda e: list(e.absolute_path)):
         path = "#" + "".join(f"/{p}" for p in error.absolute_path)
         if error.validator == "required":
             missing = error.message.split("'")[1]
-            messages.append(f"{path}: required key [{missing}] not found")
+            found.append((path, f"{path}: required key [{missing}] not found"))
         elif error.validator == "additionalProperties":
             extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-            messages.extend(f"{path}: extraneous key [{name}] is not permitted" for name in extra)
+            found.extend((f"{path}", f"{path}: extraneous key [{name}] is not permitted") for name in extra)
+        elif _unknown(error.instance):
+            continue
         elif error.validator == "type":
             expected = error.validator_value
             expected = expected[0] if isinstance(expected, list) else expected
-            messages.append(f"{path}: expected type: {_type_name(expected)}, found: {_type_of(error.instance)}")
+            found.append((path, f"{path}: expected type: {_type_name(expected)}, found: {_type_of(error.instance)}"))
         elif error.validator == "enum":
-            messages.append(f"{path}: {error.instance} is not a valid enum value")
+            found.append((path, f"{path}: {error.instance} is not a valid enum value"))
         else:
-            messages.append(f"{path}: {error.message}")
-    return messages
+            found.append((path, f"{path}: {error.message}"))
+    return found
 
 
 def _resolve_ref(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:

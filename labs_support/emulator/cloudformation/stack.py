@@ -10,6 +10,7 @@ from typing import Any
 from moto.moto_api._internal import mock_random
 
 from .. import clock
+from .operation_log import OperationLog
 from .parameters import ResolvedParameter
 from .resources import Provisioned
 
@@ -39,6 +40,8 @@ class StackEvent:
     properties: dict[str, Any] | None
     timestamp: datetime = field(default_factory=clock.now)
     event_id: str = ""
+    operation_id: str | None = None
+    detailed_status: str | None = None  # VALIDATION_FAILED on a failure of pre-deployment validation
 
     def __post_init__(self) -> None:
         # AWS names a resource's events after it; the stack's own events get a UUID.
@@ -63,6 +66,10 @@ class StackEvent:
             event["ResourceStatusReason"] = self.reason
         if self.properties is not None:
             event["ResourceProperties"] = json.dumps(self.properties)
+        if self.operation_id:
+            event["OperationId"] = self.operation_id
+        if self.detailed_status:
+            event["DetailedStatus"] = self.detailed_status
         return event
 
 
@@ -150,6 +157,10 @@ class Stack:
     pending_rollback: Any = field(default=None, repr=False)  # the failed update's run, for ContinueUpdateRollback
     # CREATE_FAILED / UPDATE_FAILED with DisableRollback: what RollbackStack goes back to (engine.Paused)
     paused: Any = field(default=None, repr=False)
+    log: OperationLog = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.log = OperationLog(self.stack_id)
 
     @property
     def description(self) -> str | None:
@@ -171,17 +182,24 @@ class Stack:
         status: str,
         reason: str | None = None,
         properties: dict[str, Any] | None = None,
+        detailed_status: str | None = None,
     ) -> StackEvent:
-        """Record an event (newest last here; the API returns newest first)."""
+        """Record an event (newest last here; the API returns newest first), under the running operation."""
         ev = StackEvent(self.stack_id, self.name, logical_id, physical_id, resource_type, status, reason, properties)
+        ev.operation_id = self.log.current.operation_id if self.log.current else None
+        ev.detailed_status = detailed_status
         self.events.append(ev)
+        self.log.add_event(ev.to_api(), failed=status.endswith("_FAILED"))
         return ev
 
-    def stack_event(self, status: str, reason: str | None = None) -> None:
-        """Move the stack to a status and record the stack-level event."""
+    def stack_event(self, status: str, reason: str | None = None, detailed_status: str | None = None) -> None:
+        """Move the stack to a status and record the stack-level event (starting or ending an operation)."""
+        previous = self.status
+        self.log.before_status(status, previous, reason)
         self.status = status
         self.reason = reason
-        self.event(self.name, self.stack_id, STACK_TYPE, status, reason)
+        self.event(self.name, self.stack_id, STACK_TYPE, status, reason, detailed_status=detailed_status)
+        self.log.after_status(status)
 
     def parameter_values(self) -> dict[str, str]:
         return {k: p.value for k, p in self.parameters.items()}
@@ -221,6 +239,8 @@ class Stack:
         if self.parent_id:
             described["ParentId"] = self.parent_id
             described["RootId"] = self.root_id
+        if self.log.operations:
+            described["LastOperations"] = self.log.last_operations()
         return described
 
     def summary_api(self) -> dict[str, Any]:
@@ -242,6 +262,8 @@ class Stack:
         ):
             if value:
                 summary[key] = value
+        if self.log.operations:
+            summary["LastOperations"] = self.log.last_operations()
         return summary
 
 
