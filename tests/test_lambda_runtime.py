@@ -15,6 +15,8 @@ import itertools
 import json
 import re
 import textwrap
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -139,6 +141,32 @@ def test_print_output_reaches_the_log_group_between_start_end_and_report_lines(
     assert lines[2] == f"END RequestId: {request_id}"
     assert lines[3].startswith(f"REPORT RequestId: {request_id}\tDuration: ")
     assert "Billed Duration: " in lines[3] and "Memory Size: 128 MB" in lines[3]
+
+
+def test_what_other_threads_print_while_a_handler_runs_stays_out_of_its_log(
+    sb: Sandbox, lam: Any, role_arn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the handler's own output is its log: a notebook cell printing while a stack operation invokes a
+    function in the background keeps its output (a sandbox guarantee, not an AWS behaviour)."""
+    name = deploy(
+        lam,
+        role_arn,
+        """
+        import time
+        def handler(event, context):
+            print("inside the handler")
+            time.sleep(0.3)
+            return "ok"
+        """,
+    )
+    worker = threading.Thread(target=invoke, args=(lam, name))
+    worker.start()
+    time.sleep(0.1)
+    print("printed by the notebook")
+    worker.join()
+    assert "printed by the notebook" in capsys.readouterr().out
+    lines = log_messages(sb, name)
+    assert "inside the handler" in lines and "printed by the notebook" not in lines
 
 
 def test_logging_records_reach_the_log_with_level_time_and_request_id(sb: Sandbox, lam: Any, role_arn: str) -> None:

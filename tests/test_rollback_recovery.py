@@ -147,6 +147,40 @@ def test_continue_update_rollback_without_skipping_retries_and_can_fail_again(cf
     assert _status(cfn, name)[0] == "UPDATE_ROLLBACK_FAILED"
 
 
+def test_force_rollback_skips_whatever_fails_to_roll_back_again(cfn: Any) -> None:
+    """ForceRollback: "CloudFormation skips each resource that fails to roll back and returns the stack to
+    UPDATE_ROLLBACK_COMPLETE"; it cannot be combined with ResourcesToSkip.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-continueupdaterollback.html
+    """
+    name = _stuck_stack(cfn)
+    with pytest.raises(cfn.exceptions.ClientError, match="mutually exclusive"):
+        cfn.continue_update_rollback(StackName=name, ResourcesToSkip=["Thing"], ForceRollback=True)
+    cfn.continue_update_rollback(StackName=name, ForceRollback=True)
+    assert _status(cfn, name) == ("UPDATE_ROLLBACK_COMPLETE", None)
+    thing = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Thing")["StackResourceDetail"]
+    assert thing["ResourceStatus"] == "UPDATE_COMPLETE"
+
+
+def test_continue_update_rollback_is_refused_on_a_nested_stack(cfn: Any, sb: Sandbox) -> None:
+    """ "Don't specify the name of a nested stack ... Instead, use this operation on the parent stack."
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ContinueUpdateRollback.html
+    """
+    s3 = sb.client("s3")
+    s3.create_bucket(Bucket="recovery-templates")
+    s3.put_object(Bucket="recovery-templates", Key="child.yaml", Body=b"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    name = f"recovery-{next(_names)}"
+    parent = (
+        "Resources:\n  Child:\n    Type: AWS::CloudFormation::Stack\n"
+        "    Properties: {TemplateURL: 'https://recovery-templates.s3.amazonaws.com/child.yaml'}\n"
+    )
+    cfn.create_stack(StackName=name, TemplateBody=parent)
+    child = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Child")["StackResourceDetail"]
+    with pytest.raises(cfn.exceptions.ClientError, match="nested stack"):
+        cfn.continue_update_rollback(StackName=child["PhysicalResourceId"])
+
+
 def test_only_resources_that_failed_to_roll_back_can_be_skipped(cfn: Any) -> None:
     """ResourcesToSkip may name only resources in UPDATE_FAILED.
 

@@ -30,6 +30,7 @@ import threading
 import time
 import traceback
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,38 @@ def _call_handler(fn: LambdaFunction, event: Any, request_id: str, log_stream: s
         raise HandlerFault("Runtime.MarshalError", f"Unable to marshal response: {error}") from None
 
 
+class _ThreadRouted(io.TextIOBase):
+    """sys.stdout (or stderr) while a handler runs: the handler's thread writes to its log, every other thread
+    (a notebook cell printing while a stack operation runs in the background) to the stream as before.
+    contextlib.redirect_stdout would capture every thread's output, a cell's print included."""
+
+    def __init__(self, original: Any, log: io.StringIO) -> None:
+        super().__init__()
+        self.original, self.log, self.thread = original, log, threading.get_ident()
+
+    def _target(self) -> Any:
+        return self.log if threading.get_ident() == self.thread else self.original
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
+@contextlib.contextmanager
+def _capture_this_thread(output: io.StringIO) -> Iterator[None]:
+    saved_out, saved_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ThreadRouted(saved_out, output), _ThreadRouted(saved_err, output)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved_out, saved_err
+
+
 def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
     """Replacement for LambdaFunction._invoke_lambda: returns (payload, errored, logs)."""
     if isinstance(event, (str, bytes)):
@@ -234,7 +267,7 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
                     }
                 )
                 boto3.DEFAULT_SESSION = _role_session(self)
-                with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                with _capture_this_thread(output):
                     try:
                         payload, errored = _call_handler(self, event, request_id, log_stream, output), False
                     except Exception as error:  # the function's own failure: reported as Lambda reports it

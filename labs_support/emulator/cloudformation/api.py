@@ -321,7 +321,11 @@ def list_imports(self: CloudFormationResponse) -> ActionResult:
 
 
 def continue_update_rollback(self: CloudFormationResponse) -> EmptyResult:
-    _engine(self).continue_update_rollback(self._get_param("StackName"), self._get_param("ResourcesToSkip", []) or [])
+    _engine(self).continue_update_rollback(
+        self._get_param("StackName"),
+        self._get_param("ResourcesToSkip", []) or [],
+        force=bool(self._get_param("ForceRollback", False)),
+    )
     return EmptyResult()
 
 

@@ -353,8 +353,9 @@ class CloudFormationEngine(BaseBackend):
             raise ValidationError("CancelUpdateStack cannot be called from current stack status")
         operation.cancel()  # the resource waiting is cancelled, and the update rolls back
 
-    def continue_update_rollback(self, name_or_id: str, skip: list[str] | None = None) -> None:
-        """ContinueUpdateRollback: resume a rollback that failed, skipping the resources named."""
+    def continue_update_rollback(self, name_or_id: str, skip: list[str] | None = None, force: bool = False) -> None:
+        """ContinueUpdateRollback: resume a rollback that failed, skipping the resources named; `force`
+        (ForceRollback) skips every resource that fails to roll back again."""
         stack = self.find_stack(name_or_id)
         if stack is None:
             raise ValidationError(f"Stack [{name_or_id}] does not exist")
@@ -364,6 +365,9 @@ class CloudFormationEngine(BaseBackend):
             raise ValidationError(
                 f"Stack {stack.stack_id} is a nested stack; continue the update rollback of its root stack instead."
             )
+        if force and skip:
+            # "ForceRollback and ResourcesToSkip are mutually exclusive" (API reference); wording ours
+            raise ValidationError("ForceRollback and ResourcesToSkip are mutually exclusive; specify only one.")
         if any("." in name for name in skip or []):
             raise SandboxNotSupported(
                 "The course sandbox does not skip resources inside nested stacks (NestedStackName.LogicalId) yet; "
@@ -382,7 +386,7 @@ class CloudFormationEngine(BaseBackend):
                 "failed to roll back can be skipped."
             )
         stack.stack_event("UPDATE_ROLLBACK_IN_PROGRESS", "User Initiated")
-        self._operate(stack, lambda: run.continue_rollback(set(skip or [])))
+        self._operate(stack, lambda: run.continue_rollback(set(skip or []), force))
 
     def update_termination_protection(self, name_or_id: str, enable: bool) -> Stack:
         with self.lock:
@@ -1179,23 +1183,28 @@ class _Run:
         stack.stack_event("UPDATE_ROLLBACK_COMPLETE")
         stack.reason = None
 
-    def continue_rollback(self, skip: set[str]) -> None:
-        """ContinueUpdateRollback: retry what could not be put back; skipped resources count as done."""
+    def continue_rollback(self, skip: set[str], force: bool = False) -> None:
+        """ContinueUpdateRollback: retry what could not be put back; skipped resources count as done. With
+        `force`, whatever fails again is skipped too, so the rollback completes."""
         retry = []
         for logical_id, kind, previous in self.rollback_changes:
             if logical_id in self.rollback_failed:
                 if logical_id in skip and previous is not None:
-                    # CloudFormation marks it UPDATE_COMPLETE and stops managing the difference
-                    previous.status, previous.reason, previous.updated = "UPDATE_COMPLETE", None, clock.now()
-                    self.stack.event(
-                        logical_id,
-                        previous.physical_id,
-                        previous.resource_type,
-                        "UPDATE_COMPLETE",
-                    )
+                    self._skip(logical_id, previous)
                 else:
                     retry.append((logical_id, "updated" if kind == "failed" else kind, previous))
-        self.finish_rollback(self._roll_back_update(retry))
+        failed = self._roll_back_update(retry)
+        if force:
+            for logical_id, _kind, previous in retry:
+                if logical_id in failed and previous is not None:
+                    self._skip(logical_id, previous)
+            failed = []
+        self.finish_rollback(failed)
+
+    def _skip(self, logical_id: str, previous: StackResource) -> None:
+        """A resource skipped by ContinueUpdateRollback: marked UPDATE_COMPLETE, its difference left as it is."""
+        previous.status, previous.reason, previous.updated = "UPDATE_COMPLETE", None, clock.now()
+        self.stack.event(logical_id, previous.physical_id, previous.resource_type, "UPDATE_COMPLETE")
 
     def _roll_back_update(self, changes: list[tuple[str, str, StackResource | None]]) -> list[str]:
         """Put every updated resource back as it was (replacements keep the old physical resource).
