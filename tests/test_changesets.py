@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import itertools
 import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, WaiterError
+from aws_errors import api_error
+from botocore.exceptions import WaiterError
 
-import labs_support
 from labs_support.sandbox import Sandbox
 
 # moto has no botocore error shape for the sandbox's own SandboxNotSupported code and warns when it sends one
@@ -25,18 +24,6 @@ pytestmark = pytest.mark.filterwarnings(r"ignore:Exception\(SandboxNotSupported\
 
 _names = itertools.count(1)
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    sandbox = labs_support.start_sandbox()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
 
 
 def template(text: str) -> str:
@@ -87,13 +74,6 @@ def resource_changes(cfn: Any, change_set_id: str) -> dict[str, dict[str, Any]]:
     changes = cfn.describe_change_set(ChangeSetName=change_set_id)["Changes"]
     assert all(c["Type"] == "Resource" for c in changes)
     return {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in changes}
-
-
-def api_error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def physical_id(cfn: Any, stack: str, logical_id: str) -> str:

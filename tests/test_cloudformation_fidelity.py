@@ -15,14 +15,13 @@ import itertools
 import json
 import re
 import textwrap
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import moto
 import pytest
+from aws_errors import api_error
 from botocore.exceptions import ClientError
 
-import labs_support
 from labs_support.emulator import PINNED_MOTO, MotoVersionMismatch, check_moto_version
 from labs_support.sandbox import Sandbox
 
@@ -55,27 +54,6 @@ TOPIC_ONLY = template(
         Type: AWS::SNS::Topic
     """
 )
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    """One sandbox for the module, stopped at the end."""
-    sandbox = labs_support.start_sandbox()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
-
-
-def api_error(call: Callable[..., Any], **kwargs: Any) -> tuple[str, str]:
-    """(code, message) of the ClientError the call must raise."""
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def create(cfn: Any, body: str, prefix: str = "stack", **kwargs: Any) -> str:

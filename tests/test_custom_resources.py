@@ -142,11 +142,6 @@ def sb() -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="module")
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
-
-
-@pytest.fixture(scope="module")
 def s3(sb: Sandbox) -> Any:
     return sb.client("s3")
 

@@ -18,13 +18,10 @@ from __future__ import annotations
 import itertools
 import json
 import textwrap
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
-from botocore.exceptions import ClientError
+from aws_errors import api_error
 
-import labs_support
 from labs_support.sandbox import Sandbox
 
 DRIFT_GUIDE = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-stack-drift.html"
@@ -150,18 +147,6 @@ ROLE = template(
 
 
 # -- fixtures and helpers --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    sandbox = labs_support.start_sandbox()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
-
-
 def deploy(cfn: Any, body: str = APP, **kwargs: Any) -> str:
     """Create a stack under a fresh name; it must reach CREATE_COMPLETE."""
     name = f"drift-{next(_names)}"
@@ -208,13 +193,6 @@ def differences(drift: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for d in drift.get("PropertyDifferences", [])
     ]
-
-
-def api_error(call: Callable[..., Any], **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 # -- detection on a stack nobody changed -----------------------------------------------------------------

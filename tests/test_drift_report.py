@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 import labs_support
 from labs_support.sandbox import Sandbox
@@ -20,18 +17,6 @@ Resources:
   Jobs:
     Type: AWS::SQS::Queue
 """
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    sandbox = labs_support.start_sandbox()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
 
 
 def test_a_stack_never_checked_shows_not_checked_and_runs_no_detection(cfn: Any) -> None:

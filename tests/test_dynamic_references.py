@@ -12,13 +12,11 @@ from __future__ import annotations
 import itertools
 import json
 import textwrap
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from aws_errors import api_error
 
-import labs_support
 from labs_support.sandbox import Sandbox
 
 # moto has no botocore error shape for the sandbox's own SandboxNotSupported code and warns when it sends one
@@ -55,19 +53,6 @@ def parameter_template(value: str, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    """One sandbox for the module, stopped at the end."""
-    sandbox = labs_support.start_sandbox()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
-
-
-@pytest.fixture(scope="module")
 def ssm(sb: Sandbox) -> Any:
     return sb.client("ssm")
 
@@ -75,14 +60,6 @@ def ssm(sb: Sandbox) -> Any:
 @pytest.fixture(scope="module")
 def secrets(sb: Sandbox) -> Any:
     return sb.client("secretsmanager")
-
-
-def api_error(call: Callable[..., Any], **kwargs: Any) -> tuple[str, str]:
-    """(code, message) of the ClientError the call must raise."""
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def create(cfn: Any, body: str, **kwargs: Any) -> str:

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import itertools
 import textwrap
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from botocore.exceptions import ClientError
+from aws_errors import api_error
 
-import labs_support
 from labs_support.sandbox import Sandbox
 
 _names = itertools.count(1)
@@ -55,18 +52,6 @@ GOOD = template(
 )
 
 
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    sandbox = labs_support.start_sandbox()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
-
-
 def unique(prefix: str = "early") -> str:
     return f"{prefix}-{next(_names)}"
 
@@ -78,12 +63,6 @@ def stack_events(cfn: Any, name: str) -> list[dict[str, Any]]:
 
 def findings(cfn: Any, **where: Any) -> list[dict[str, Any]]:
     return [e for e in cfn.describe_events(**where)["OperationEvents"] if e["EventType"] == "VALIDATION_ERROR"]
-
-
-def api_error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    return info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]
 
 
 def test_a_property_error_fails_the_create_before_anything_is_provisioned(sb: Sandbox, cfn: Any) -> None:

@@ -18,12 +18,10 @@ import textwrap
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-import labs_support
 from labs_support.sandbox import Sandbox
 
 _names = itertools.count(1)
@@ -50,14 +48,6 @@ def package(source: str, filename: str = "lambda_function.py") -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(filename, textwrap.dedent(source).strip() + "\n")
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    """One sandbox for the module, stopped at the end."""
-    sandbox = labs_support.start_sandbox()
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from aws_errors import api_error
 
 import labs_support
 from labs_support.sandbox import Sandbox
@@ -65,11 +65,6 @@ def sb() -> Iterator[Sandbox]:
     sandbox.stop()
 
 
-@pytest.fixture(scope="module")
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}-{next(_names)}"
 
@@ -89,28 +84,39 @@ def nested_id(cfn: Any, stack: str, logical_id: str) -> str:
     return detail["PhysicalResourceId"]
 
 
+def preview(cfn: Any, stack: str, name: str, new_colour: str = "blue") -> str:
+    """A change set of the root stack with IncludeNestedStacks; its ARN."""
+    return cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName=name,
+        UsePreviousTemplate=True,
+        Parameters=colour(new_colour),
+        IncludeNestedStacks=True,
+    )["Id"]
+
+
+def first_preview(cfn: Any, name: str) -> str:
+    """A CREATE change set, with IncludeNestedStacks, of a new root stack with one nested stack; its ARN."""
+    return cfn.create_change_set(
+        StackName=name,
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=parent("Network"),
+        Parameters=colour("red"),
+        IncludeNestedStacks=True,
+    )["Id"]
+
+
 def changes(cfn: Any, change_set_id: str) -> dict[str, dict[str, Any]]:
     described = cfn.describe_change_set(ChangeSetName=change_set_id)
     return {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in described["Changes"]}
-
-
-def api_error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    return info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]
 
 
 def test_include_nested_stacks_makes_a_change_set_for_each_nested_stack(cfn: Any) -> None:
     """The root change set links each nested stack's ResourceChange to that stack's own change set, which lists
     the nested resources' changes and names its parent and root change sets."""
     stack = root_stack(cfn, "Network", "Database")
-    root = cfn.create_change_set(
-        StackName=stack,
-        ChangeSetName="preview",
-        UsePreviousTemplate=True,
-        Parameters=colour("blue"),
-        IncludeNestedStacks=True,
-    )["Id"]
+    root = preview(cfn, stack, "preview")
     described = cfn.describe_change_set(ChangeSetName=root)
     assert described["IncludeNestedStacks"] is True
     assert "ParentChangeSetId" not in described and "RootChangeSetId" not in described
@@ -141,13 +147,7 @@ def test_a_nested_change_set_can_be_executed_only_from_its_root(sb: Sandbox, cfn
     """ "execute-change-set must be executed from the root change set and will apply the change set on the whole
     hierarchy of stacks." """
     stack = root_stack(cfn, "Network")
-    root = cfn.create_change_set(
-        StackName=stack,
-        ChangeSetName="apply",
-        UsePreviousTemplate=True,
-        Parameters=colour("blue"),
-        IncludeNestedStacks=True,
-    )["Id"]
+    root = preview(cfn, stack, "apply")
     nested = changes(cfn, root)["Network"]["ChangeSetId"]
     code, message = api_error(cfn.execute_change_set, ChangeSetName=nested)
     assert code == "InvalidChangeSetStatus"
@@ -165,13 +165,7 @@ def test_a_nested_change_set_can_be_deleted_only_with_its_root(cfn: Any) -> None
     """ "delete-change-set must be executed from the root change set and will delete the whole hierarchy of change
     sets." """
     stack = root_stack(cfn, "Network")
-    root = cfn.create_change_set(
-        StackName=stack,
-        ChangeSetName="discard",
-        UsePreviousTemplate=True,
-        Parameters=colour("blue"),
-        IncludeNestedStacks=True,
-    )["Id"]
+    root = preview(cfn, stack, "discard")
     nested = changes(cfn, root)["Network"]["ChangeSetId"]
     code, _ = api_error(cfn.delete_change_set, ChangeSetName=nested)
     assert code == "InvalidChangeSetStatus"
@@ -184,14 +178,7 @@ def test_a_nested_stack_to_add_is_created_in_review_and_deleted_with_the_root_ch
     """ "Nested stacks in the REVIEW_IN_PROGRESS status will also be deleted if they were created during the
     create-change-set action." """
     name = unique("new-root")
-    root = cfn.create_change_set(
-        StackName=name,
-        ChangeSetName="first",
-        ChangeSetType="CREATE",
-        TemplateBody=parent("Network"),
-        Parameters=colour("red"),
-        IncludeNestedStacks=True,
-    )["Id"]
+    root = first_preview(cfn, name)
     change = changes(cfn, root)["Network"]
     assert change["Action"] == "Add"
     nested = cfn.describe_change_set(ChangeSetName=change["ChangeSetId"])
@@ -207,14 +194,7 @@ def test_a_nested_stack_to_add_is_created_in_review_and_deleted_with_the_root_ch
 def test_executing_a_create_change_set_creates_the_nested_stacks_it_reviewed(cfn: Any) -> None:
     """The nested stack the change set showed (its stack id) is the one the execution creates."""
     name = unique("new-root")
-    root = cfn.create_change_set(
-        StackName=name,
-        ChangeSetName="first",
-        ChangeSetType="CREATE",
-        TemplateBody=parent("Network"),
-        Parameters=colour("red"),
-        IncludeNestedStacks=True,
-    )["Id"]
+    root = first_preview(cfn, name)
     reviewed = cfn.describe_change_set(ChangeSetName=changes(cfn, root)["Network"]["ChangeSetId"])["StackId"]
     cfn.execute_change_set(ChangeSetName=root)
     assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"

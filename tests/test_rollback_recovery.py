@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
+from custom_resource_templates import role_and_function
 
-import labs_support
 from labs_support.sandbox import Sandbox
 
 _names = itertools.count(1)
@@ -17,7 +17,8 @@ _names = itertools.count(1)
 # A custom resource whose handler refuses to go back from Mode "b" (so a rollback of it fails), answers
 # Delete with FAILED when asked to (so a stack deletion fails), and otherwise succeeds. `Bad` fails while it is
 # provisioned (SNS topics are not checked by pre-deployment validation, so the typo is found then).
-TEMPLATE = """
+TEMPLATE = (
+    """
 Parameters:
   Mode: {Type: String, Default: a}
   Break: {Type: String, Default: "no"}
@@ -25,22 +26,9 @@ Parameters:
 Conditions:
   Broken: !Equals [!Ref Break, "yes"]
 Resources:
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      Runtime: python3.12
-      Handler: index.handler
-      Role: !GetAtt Role.Arn
-      Code:
-        ZipFile: |
-          import cfnresponse
-          def handler(event, context):
+"""
+    + role_and_function(
+        """
               props, old = event["ResourceProperties"], event.get("OldResourceProperties", {})
               if event["RequestType"] == "Update" and old.get("Mode") == "b" and props.get("Mode") != "b":
                   cfnresponse.send(event, context, cfnresponse.FAILED, {}, "thing", reason="cannot go back from b")
@@ -48,7 +36,9 @@ Resources:
                   cfnresponse.send(event, context, cfnresponse.FAILED, {}, "thing", reason="still in use")
               else:
                   cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, "thing")
-  Thing:
+        """
+    )
+    + """  Thing:
     Type: Custom::Thing
     Properties: {ServiceToken: !GetAtt Fn.Arn, Mode: !Ref Mode, RefuseDelete: !Ref RefuseDelete}
   Bad:
@@ -57,18 +47,7 @@ Resources:
     DependsOn: Thing
     Properties: {TopicNmae: x}
 """
-
-
-@pytest.fixture(scope="module")
-def sb() -> Any:
-    sandbox = labs_support.start_sandbox()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
+)
 
 
 def _params(**values: str) -> list[dict[str, str]]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from aws_errors import api_error
+from custom_resource_templates import role_and_function
 
-import labs_support
 from labs_support.sandbox import Sandbox
 
 # moto has no botocore error shape for the sandbox's own SandboxNotSupported code and warns when it sends one
@@ -25,7 +24,8 @@ _names = itertools.count(1)
 
 # A parameter updated first, then a custom resource whose handler answers FAILED when Fail is "yes" and never
 # answers when Silent is "yes" (so an update waits on it).
-TEMPLATE = """
+TEMPLATE = (
+    """
 Parameters:
   Version: {Type: String, Default: "1"}
   Fail: {Type: String, Default: "no"}
@@ -34,45 +34,23 @@ Resources:
   Setting:
     Type: AWS::SSM::Parameter
     Properties: {Name: !Sub "/${AWS::StackName}/version", Type: String, Value: !Ref Version}
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      Runtime: python3.12
-      Handler: index.handler
-      Role: !GetAtt Role.Arn
-      Code:
-        ZipFile: |
-          import cfnresponse
-          def handler(event, context):
+"""
+    + role_and_function(
+        """
               props = event["ResourceProperties"]
               if event["RequestType"] != "Delete" and props.get("Silent") == "yes":
                   return
               failed = event["RequestType"] != "Delete" and props.get("Fail") == "yes"
               status = cfnresponse.FAILED if failed else cfnresponse.SUCCESS
               cfnresponse.send(event, context, status, {}, "thing", reason="the thing is broken")
-  Thing:
+        """
+    )
+    + """  Thing:
     Type: Custom::Thing
     DependsOn: Setting
     Properties: {ServiceToken: !GetAtt Fn.Arn, Version: !Ref Version, Fail: !Ref Fail, Silent: !Ref Silent}
 """
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    sandbox = labs_support.start_sandbox()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
+)
 
 
 def params(**values: str) -> list[dict[str, str]]:
@@ -90,12 +68,6 @@ def resource_statuses(cfn: Any, name: str) -> dict[str, str]:
 
 def setting(sb: Sandbox, name: str) -> str:
     return sb.client("ssm").get_parameter(Name=f"/{name}/version")["Parameter"]["Value"]
-
-
-def api_error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    return info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]
 
 
 def create(cfn: Any, **kwargs: Any) -> str:

@@ -10,30 +10,16 @@ from __future__ import annotations
 import itertools
 import json
 import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-import labs_support
 from labs_support.emulator.cloudformation import stack_policy
 from labs_support.emulator.cloudformation.errors import ValidationError
 from labs_support.sandbox import Sandbox
 
 _names = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    sandbox = labs_support.start_sandbox()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def cfn(sb: Sandbox) -> Any:
-    return sb.client("cloudformation")
 
 
 def policy(*statements: dict[str, Any]) -> str:
