@@ -20,8 +20,10 @@ import json
 import textwrap
 from typing import Any
 
+import pytest
 from aws_errors import api_error
 
+from labs_support.emulator.cloudformation.drift_readers import READERS, Reader, ReadRequest
 from labs_support.sandbox import Sandbox
 
 DRIFT_GUIDE = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-stack-drift.html"
@@ -695,6 +697,43 @@ def test_a_resource_check_updates_the_stack_drift_status(sb: Sandbox, cfn: Any) 
     ssm.put_parameter(Name=name, Value="7", Type="String", Overwrite=True)
     cfn.detect_stack_resource_drift(StackName=stack, LogicalResourceId="RetentionParameter")
     assert stack_drift_information(record)["StackDriftStatus"] == "IN_SYNC"
+
+
+def test_a_resource_detection_cannot_read_makes_the_stack_unknown(cfn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """UNKNOWN: "CloudFormation could not run drift detection for a resource in the stack"; the detection ends
+    DETECTION_FAILED and the resource is UNKNOWN with a reason. (The sandbox's reader is made to fail here.)
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackDriftInformation.html
+    """
+    name = deploy(cfn, "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n")
+
+    def unreadable(request: ReadRequest) -> None:
+        raise RuntimeError("access denied")
+
+    monkeypatch.setitem(READERS, "AWS::SQS::Queue", Reader(unreadable, READERS["AWS::SQS::Queue"].properties))
+    status = detect(cfn, name)
+    assert (status["DetectionStatus"], status["StackDriftStatus"]) == ("DETECTION_FAILED", "UNKNOWN")
+    assert drifts(cfn, name)["Queue"]["StackResourceDriftStatus"] == "UNKNOWN"
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["DriftInformation"]["StackDriftStatus"] == "UNKNOWN"
+
+
+def test_a_resource_skipped_by_continue_update_rollback_is_not_checked_again(cfn: Any, sb: Sandbox) -> None:
+    """Resources skipped with ResourcesToSkip or ForceRollback have a drift status of NOT_CHECKED until a
+    detection runs on them. (The skip is done by the engine's own step here: a rollback of a drift-checked
+    type that fails is not something a template can arrange.)
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackResourceDriftInformationSummary.html
+    """
+    from labs_support.emulator.cloudformation.drift import forget_check
+    from labs_support.emulator.cloudformation.engine import engine_for
+
+    name = deploy(cfn, "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n")
+    detect(cfn, name)
+    stack = engine_for(sb.accounts["management"], "us-east-1").find_stack(name)
+    assert stack is not None
+    forget_check(stack, "Queue")
+    summaries = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    assert summaries[0]["DriftInformation"]["StackResourceDriftStatus"] == "NOT_CHECKED"
 
 
 # -- errors ------------------------------------------------------------------------------------------------

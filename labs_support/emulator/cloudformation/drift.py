@@ -131,8 +131,21 @@ def stack_drift_information(stack: Stack) -> dict[str, Any]:
     if checked is None:
         return {"StackDriftStatus": "NOT_CHECKED"}
     results = [records.resource_checks.get((stack.stack_id, k)) for k in stack.resources]
-    drifted = any(r is not None and r.status in DRIFTED_STATUSES for r in results)
-    return {"StackDriftStatus": "DRIFTED" if drifted else "IN_SYNC", "LastCheckTimestamp": checked}
+    return {"StackDriftStatus": _stack_status([r for r in results if r is not None]), "LastCheckTimestamp": checked}
+
+
+def _stack_status(results: list[ResourceDrift]) -> str:
+    """DRIFTED if a resource drifted; UNKNOWN if detection could not run on a resource ("CloudFormation could
+    not run drift detection for a resource in the stack", StackDriftInformation); else IN_SYNC. Which wins when
+    both happen is not documented: drift found is reported first."""
+    if any(r.status in DRIFTED_STATUSES for r in results):
+        return "DRIFTED"
+    return "UNKNOWN" if any(r.status == "UNKNOWN" for r in results) else "IN_SYNC"
+
+
+def forget_check(stack: Stack, logical_id: str) -> None:
+    """A resource skipped by ContinueUpdateRollback is NOT_CHECKED again until drift detection runs on it."""
+    _records(stack.account_id, stack.region).resource_checks.pop((stack.stack_id, logical_id), None)
 
 
 # -- checking --------------------------------------------------------------------------------------------
@@ -280,7 +293,7 @@ def detect_stack_drift(self: CloudFormationResponse) -> ActionResult:
     for result in results:
         records.resource_checks[(stack.stack_id, result.logical_id)] = result
     drifted = sum(r.status in DRIFTED_STATUSES for r in results)
-    detection = Detection(str(mock_random.uuid4()), stack.stack_id, "DRIFTED" if drifted else "IN_SYNC", drifted)
+    detection = Detection(str(mock_random.uuid4()), stack.stack_id, _stack_status(results), drifted)
     failed = [r.logical_id for r in results if r.status == "UNKNOWN"]
     if failed:
         detection.status = "DETECTION_FAILED"

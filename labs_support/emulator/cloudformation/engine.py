@@ -1202,7 +1202,11 @@ class _Run:
         self.finish_rollback(failed)
 
     def _skip(self, logical_id: str, previous: StackResource) -> None:
-        """A resource skipped by ContinueUpdateRollback: marked UPDATE_COMPLETE, its difference left as it is."""
+        """A resource skipped by ContinueUpdateRollback: marked UPDATE_COMPLETE, its difference left as it is,
+        and its drift status NOT_CHECKED (StackResourceDriftInformationSummary, API reference)."""
+        from .drift import forget_check  # drift.py builds on the engine
+
+        forget_check(self.stack, logical_id)
         previous.status, previous.reason, previous.updated = "UPDATE_COMPLETE", None, clock.now()
         self.stack.event(logical_id, previous.physical_id, previous.resource_type, "UPDATE_COMPLETE")
 
