@@ -1098,6 +1098,27 @@ def test_a_property_error_in_a_type_not_validated_before_deployment_fails_while_
     ]
 
 
+def test_a_resource_whose_update_is_refused_is_put_back_by_the_rollback(cfn: Any) -> None:
+    """An update a resource's handler refuses starts (UPDATE_IN_PROGRESS), fails, and the rollback updates the
+    resource back, so every resource is UPDATE_COMPLETE once the stack is UPDATE_ROLLBACK_COMPLETE.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-monitor-stack.html
+    """
+    body = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties: {DisplayName: x}\n"
+    name = create(cfn, body)
+    cfn.update_stack(StackName=name, TemplateBody=body.replace("DisplayName", "DisplayNmae"))
+    assert [s for s, _ in resource_events(cfn, name, "Topic")][-4:] == [
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_FAILED",
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE",
+    ]
+    failed = [e for e in events(cfn, name) if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert failed[0]["DetailedStatus"] == "VALIDATION_FAILED"
+    summary = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"][0]
+    assert (status(cfn, name), summary["ResourceStatus"]) == ("UPDATE_ROLLBACK_COMPLETE", "UPDATE_COMPLETE")
+
+
 def test_rollback_deletes_the_resources_already_created(sb: Sandbox, cfn: Any) -> None:
     """On rollback CloudFormation deletes every resource the failed creation made.
 

@@ -10,20 +10,12 @@ from ..emulator.cloudformation.stack_policy import denial
 from ..sandbox import Sandbox
 from . import common
 
-# Statuses in which a stack is usable again (an update that rolled back leaves UPDATE_ROLLBACK_COMPLETE).
-STABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
 SHOP_TABLE, SHOP_TABLE_V2 = "shop-orders", "shop-orders-v2"
 
 
 def _stack(cfn: Any, name: str, redo: str) -> dict[str, Any]:
-    """The stack, or CheckFailed saying it is missing or busy."""
-    try:
-        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-    except cfn.exceptions.ClientError:
-        raise CheckFailed(f"There is no stack called '{name}' yet.", hint=redo) from None
-    if stack["StackStatus"] not in STABLE:
-        raise CheckFailed(f"Stack '{name}' is {stack['StackStatus']}.", hint=redo)
-    return stack
+    """The stack, usable again (an update that rolled back counts), or CheckFailed saying why not."""
+    return common.live_stack(cfn, name, redo, accept=common.USABLE)
 
 
 def _operations(cfn: Any, stack_id: str) -> list[list[dict[str, Any]]]:
@@ -161,6 +153,79 @@ def stack_policy(sb: Sandbox) -> str:
     return (
         f"The policy refused the replacement ({denied[0].split(':')[0]}); the one-off override replaced the table "
         f"with {SHOP_TABLE_V2}, the policy still stands, and {SHOP_TABLE} was kept with its {kept} order(s)."
+    )
+
+
+_SCHEMA_VERSION = "/shop/orders-schema-version"
+
+
+@lab_check(
+    "cfn-safe-updates.rollback-recovery",
+    title="A failed update kept and fixed; a failed rollback continued and brought back in step",
+)
+def rollback_recovery(sb: Sandbox) -> str:
+    cfn = sb.client("cloudformation")
+    redo_shop = "Run the cells of '4. When an update fails' in order, from the one that creates the invoicing stack."
+    try:
+        status = cfn.describe_stacks(StackName="shop")["Stacks"][0]["StackStatus"]
+    except cfn.exceptions.ClientError:
+        status = None
+    if status == "UPDATE_FAILED":
+        raise CheckFailed(
+            "The stack 'shop' is still UPDATE_FAILED: release 2 stopped there, waiting for a way forward or back.",
+            hint="Run the cell that updates shop with shop-v2.1.yaml and DisableRollback=True.",
+        )
+    shop = _stack(cfn, "shop", redo_shop)
+    if "UPDATE_FAILED" not in [_outcome(op) for op in _operations(cfn, shop["StackId"])]:
+        raise CheckFailed(
+            "No update of 'shop' stopped in UPDATE_FAILED yet.",
+            hint="Run release 2 again with DisableRollback=True (the cell under 'Keep what succeeded').",
+        )
+    missing = sorted({"shop-OrdersQueueUrl", "shop-QueueUrl"} - set(common.exports(cfn)))
+    if missing:
+        raise CheckFailed(
+            f"The shop stack does not export {', '.join(missing)}: release 2.1 is not deployed yet.",
+            hint="Run the cell that updates shop with shop-v2.1.yaml and DisableRollback=True.",
+        )
+
+    redo_schema = "Run the cells of 'When the rollback itself fails' in order, from the one that creates orders-schema."
+    try:
+        schema = cfn.describe_stacks(StackName="orders-schema")["Stacks"][0]
+    except cfn.exceptions.ClientError:
+        raise CheckFailed("There is no stack called 'orders-schema' yet.", hint=redo_schema) from None
+    if schema["StackStatus"] == "UPDATE_ROLLBACK_FAILED":
+        raise CheckFailed(
+            "The stack 'orders-schema' is still UPDATE_ROLLBACK_FAILED: its rollback has not finished.",
+            hint='SchemaMigration cannot go back: run cfn.continue_update_rollback(StackName="orders-schema", '
+            'ResourcesToSkip=["SchemaMigration"]).',
+        )
+    schema = _stack(cfn, "orders-schema", redo_schema)
+    outcomes = [_outcome(op) for op in _operations(cfn, schema["StackId"])]
+    if "UPDATE_ROLLBACK_FAILED" not in outcomes:
+        raise CheckFailed(
+            "The rollback of 'orders-schema' never failed: release 3 has not run yet.",
+            hint="Run the cell that updates orders-schema with release 3 (SchemaVersion 2).",
+        )
+    if "UPDATE_ROLLBACK_COMPLETE" not in outcomes[outcomes.index("UPDATE_ROLLBACK_FAILED") :]:
+        raise CheckFailed(
+            "The failed rollback of 'orders-schema' was not continued to UPDATE_ROLLBACK_COMPLETE.",
+            hint='Run cfn.continue_update_rollback(StackName="orders-schema", ResourcesToSkip=["SchemaMigration"]).',
+        )
+    ssm = sb.client("ssm")
+    try:
+        data = ssm.get_parameter(Name=_SCHEMA_VERSION)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        raise CheckFailed(f"The parameter {_SCHEMA_VERSION} is gone.", hint=redo_schema) from None
+    declared = common.parameter(schema, "SchemaVersion")
+    if declared != data:
+        raise CheckFailed(
+            f"The stack says SchemaVersion {declared}, but the data is at schema version {data}.",
+            hint="A skipped resource must be brought back in step with the template: run the update with release "
+            f"3.1, which sets SchemaVersion to {data}.",
+        )
+    return (
+        "Release 2 stopped in UPDATE_FAILED with its changes kept and release 2.1 finished it; the rollback of "
+        f"orders-schema failed, was continued past SchemaMigration, and stack and data agree on version {data}."
     )
 
 

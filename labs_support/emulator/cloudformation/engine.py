@@ -958,7 +958,7 @@ class _Run:
                             changes.append((logical_id, kind, previous))
                 except ResourceFailure as e:
                     status = "CREATE_FAILED" if previous is None else "UPDATE_FAILED"
-                    self._fail_resource(logical_id, status, e.reason)
+                    self._fail_resource(logical_id, status, e.reason, isinstance(e, PropertyValidationFailure))
                     if logical_id in self.failed_in_place:
                         changes.append((logical_id, "failed", previous))  # the rollback puts it back too
                     raise StackFailure(
@@ -1008,7 +1008,13 @@ class _Run:
         assert self.model is not None and previous.provisioned is not None
         definition = self.model.resources[logical_id]
         new_type = str(definition["Type"])
-        properties = self._properties(logical_id)
+        try:
+            properties = self._properties(logical_id)
+        except PropertyValidationFailure:
+            # the update starts, the handler refuses the properties, and the rollback puts the resource back
+            self.stack.event(logical_id, previous.physical_id, new_type, "UPDATE_IN_PROGRESS")
+            self.failed_in_place[logical_id] = previous.provisioned.properties
+            raise
         shown = self.shown[logical_id]
         before = previous.compared_properties
         if new_type == previous.resource_type and (
