@@ -86,7 +86,7 @@ class OperationLog:
 
     stack_id: str
     operations: list[Operation] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)  # dicts, and stack events turned into records on demand
     user_initiated: Operation | None = None  # the latest operation a request started (its id is in the response)
 
     @property
@@ -123,13 +123,10 @@ class OperationLog:
         operation.status, operation.ended = status, clock.now()
         self.records.append(stack_event_record(self.stack_id, operation, ending=True))
 
-    def add_event(self, event: dict[str, Any], failed: bool) -> None:
-        """A stack event (DescribeStackEvents shape) as DescribeEvents shows it."""
-        record = {k: v for k, v in event.items() if k not in ("EventId", "StackName", "ResourceProperties")}
-        record["EventId"] = new_operation_id()
-        # the wire value AWS sends for progress records is "PROGRESS" (the API model says PROGRESS_EVENT)
-        record["EventType"] = "PROVISIONING_ERROR" if failed else "PROGRESS"
-        self.records.append(record)
+    def add_event(self, event: Any) -> None:
+        """A stack event (stack.StackEvent), which DescribeEvents shows as a PROGRESS or PROVISIONING_ERROR
+        record; the record is built when it is asked for."""
+        self.records.append(_EventRecord(event, new_operation_id()))
 
     def add_validation(self, finding_records: list[dict[str, Any]]) -> None:
         self.records.extend(finding_records)
@@ -167,14 +164,29 @@ def validation_record(
     }
 
 
+@dataclass(frozen=True)
+class _EventRecord:
+    event: Any  # stack.StackEvent
+    event_id: str
+
+    def to_record(self) -> dict[str, Any]:
+        shown = self.event.to_api()
+        record = {k: v for k, v in shown.items() if k not in ("EventId", "StackName", "ResourceProperties")}
+        record["EventId"] = self.event_id
+        # the wire value AWS sends for progress records is "PROGRESS" (the API model says PROGRESS_EVENT)
+        record["EventType"] = "PROVISIONING_ERROR" if self.event.status.endswith("_FAILED") else "PROGRESS"
+        return record
+
+
 _ERRORS = ("VALIDATION_ERROR", "PROVISIONING_ERROR", "HOOK_INVOCATION_ERROR")
 
 
-def select(records: list[dict[str, Any]], operation_id: str | None, failed_only: bool) -> list[dict[str, Any]]:
+def select(records: list[Any], operation_id: str | None, failed_only: bool) -> list[dict[str, Any]]:
     """DescribeEvents' answer from a list of records: newest first, filtered as asked."""
+    built = [r.to_record() if isinstance(r, _EventRecord) else r for r in records]
     chosen = [
         r
-        for r in records
+        for r in built
         if (operation_id is None or r["OperationId"] == operation_id)
         and (not failed_only or r["EventType"] in _ERRORS or r.get("OperationStatus") == "FAILED")
     ]

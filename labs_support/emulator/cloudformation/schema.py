@@ -7,6 +7,10 @@ can return. cfn-lint ships those schemas per Region; we use them to answer as AW
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import sys
+import types
 from functools import cache
 from typing import Any
 
@@ -19,8 +23,29 @@ _FALLBACK_REGION = "us-east-1"
 
 @cache
 def _manager():  # type: ignore[no-untyped-def]
-    from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
+    """cfn-lint's registry of resource schemas, imported without the rest of cfn-lint.
 
+    `import cfnlint` runs the package's __init__, which loads the whole linter (its rules, sympy, networkx):
+    about 50 MB of a kernel and 0.6 s, for schemas that need none of it. Unless cfnlint is imported already, a
+    bare package module stands in for it while the schema modules load; then they are all taken out of
+    sys.modules again (the manager keeps what it uses), so a later `import cfnlint` (a learner's or a test's)
+    loads the real package, whole.
+    """
+    if "cfnlint" in sys.modules:
+        from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
+
+        return PROVIDER_SCHEMA_MANAGER
+    spec = importlib.util.find_spec("cfnlint")
+    assert spec is not None and spec.submodule_search_locations is not None
+    stand_in = types.ModuleType("cfnlint")
+    stand_in.__path__ = list(spec.submodule_search_locations)
+    stand_in.__spec__ = spec
+    sys.modules["cfnlint"] = stand_in
+    try:
+        from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
+    finally:
+        for name in [n for n in sys.modules if n == "cfnlint" or n.startswith("cfnlint.")]:
+            del sys.modules[name]
     return PROVIDER_SCHEMA_MANAGER
 
 
@@ -142,7 +167,26 @@ def property_findings(resource_type: str, region: str, properties: dict[str, Any
     """(JSON pointer '#/a/0', message) for each way the properties break the type's schema.
 
     A value that is not known yet (see `_unknown`) is not judged: its type or enum cannot be checked.
+    Results are remembered: pre-deployment validation and provisioning check the same properties, and labs
+    deploy the same templates again and again.
     """
+    try:
+        key = (resource_type, region, json.dumps(properties, sort_keys=True))
+    except (TypeError, ValueError):
+        return _property_findings(resource_type, region, properties)
+    found = _FINDINGS.get(key)
+    if found is None:
+        if len(_FINDINGS) >= _FINDINGS_KEPT:
+            _FINDINGS.pop(next(iter(_FINDINGS)))
+        found = _FINDINGS[key] = _property_findings(resource_type, region, properties)
+    return list(found)
+
+
+_FINDINGS: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+_FINDINGS_KEPT = 1024
+
+
+def _property_findings(resource_type: str, region: str, properties: dict[str, Any]) -> list[tuple[str, str]]:
     validator = _validator(resource_type, region)
     if validator is None:
         return []

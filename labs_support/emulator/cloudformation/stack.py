@@ -189,7 +189,7 @@ class Stack:
         ev.operation_id = self.log.current.operation_id if self.log.current else None
         ev.detailed_status = detailed_status
         self.events.append(ev)
-        self.log.add_event(ev.to_api(), failed=status.endswith("_FAILED"))
+        self.log.add_event(ev)
         return ev
 
     def stack_event(self, status: str, reason: str | None = None, detailed_status: str | None = None) -> None:
