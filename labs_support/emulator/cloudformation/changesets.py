@@ -29,7 +29,7 @@ from moto.moto_api._internal import mock_random
 from .. import clock
 from . import api, dynamic_references, early_validation
 from .analysis import PSEUDO_PARAMETERS, TemplateModel
-from .engine import FAILED_PRESERVED, CloudFormationEngine, StackRequest
+from .engine import FAILED_PRESERVED, CloudFormationEngine, StackRequest, pseudo_parameter
 from .errors import ResourceFailure, SandboxNotSupported, StackFailure, ValidationError
 from .intrinsics import Evaluator, TemplateError, scan
 from .nested_stacks import nested_parameters, nested_template
@@ -179,22 +179,11 @@ class _Evaluation:
         self.conditions: dict[str, bool] = {}
         self._evaluate_conditions()
 
-    def _pseudo(self, name: str) -> Any:
-        return {
-            "AWS::AccountId": self.engine.account_id,
-            "AWS::Region": self.engine.region_name,
-            "AWS::StackName": self.stack.name,
-            "AWS::StackId": self.stack.stack_id,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NotificationARNs": self.stack.notification_arns,
-        }[name]
-
     def _ref(self, name: str) -> Any:
         if name in self.params:
             return self.params[name].resolved
         if name in PSEUDO_PARAMETERS:
-            return self._pseudo(name)
+            return pseudo_parameter(name, self.stack)
         resource = self.live.get(name)
         if self.changed.get(name) in ("add", "replace") or resource is None or resource.provisioned is None:
             return f"\x00ResourceReference\x01{name}\x00"

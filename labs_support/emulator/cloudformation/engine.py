@@ -79,6 +79,19 @@ class Paused:
     failed_in_place: dict[str, dict[str, Any]] = field(default_factory=dict)  # what a failed update attempted
 
 
+def pseudo_parameter(name: str, stack: Stack) -> Any:
+    """The value of a pseudo parameter (AWS::AccountId, AWS::StackName ...) for a stack."""
+    return {
+        "AWS::AccountId": stack.account_id,
+        "AWS::Region": stack.region,
+        "AWS::StackName": stack.name,
+        "AWS::StackId": stack.stack_id,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::NotificationARNs": stack.notification_arns,
+    }[name]
+
+
 def _join_names(names: list[str]) -> str:
     """'A', 'A and B', 'A, B and C' (how AWS lists importing stacks)."""
     if len(names) <= 1:
@@ -436,22 +449,11 @@ class _Run:
         self.failed_in_place: dict[str, dict[str, Any]] = {}
 
     # -- evaluation --------------------------------------------------------------------------------
-    def _pseudo(self, name: str) -> Any:
-        return {
-            "AWS::AccountId": self.engine.account_id,
-            "AWS::Region": self.engine.region_name,
-            "AWS::StackName": self.stack.name,
-            "AWS::StackId": self.stack.stack_id,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NotificationARNs": self.stack.notification_arns,
-        }[name]
-
     def _ref(self, name: str) -> Any:
         if name in self.params:
             return self.params[name].resolved
         if name in PSEUDO_PARAMETERS:
-            return self._pseudo(name)
+            return pseudo_parameter(name, self.stack)
         resource = self.live.get(name)
         if resource is None or resource.provisioned is None:
             raise TemplateError(

@@ -70,18 +70,12 @@ def _fail_plainly(function):  # type: ignore[no-untyped-def]
 
 
 # -- Amazon EC2 -----------------------------------------------------------------------------------------
-class VpcProvider(MotoProvider):
-    """EnableDnsSupport / EnableDnsHostnames applied; attribute and tag changes made in place."""
+class _Ec2AttributesProvider(MotoProvider):
+    """An EC2 resource whose attributes moto's model ignores: `_apply` sets them after moto creates it, and
+    an update sets them (and the tags) in place."""
 
-    def __init__(self) -> None:
-        super().__init__(_model("AWS::EC2::VPC"))
-
-    @_fail_plainly
-    def _apply(self, request: ResourceRequest, vpc_id: str) -> None:
-        props = request.properties
-        backend = _ec2(request)
-        backend.modify_vpc_attribute(vpc_id, "enable_dns_support", _flag(props.get("EnableDnsSupport", True)))
-        backend.modify_vpc_attribute(vpc_id, "enable_dns_hostnames", _flag(props.get("EnableDnsHostnames", False)))
+    def _apply(self, request: ResourceRequest, resource_id: str) -> None:
+        raise NotImplementedError
 
     def create(self, request: ResourceRequest) -> Provisioned:
         provisioned = super().create(request)
@@ -94,7 +88,21 @@ class VpcProvider(MotoProvider):
         return _in_place(request, current)
 
 
-class SubnetProvider(MotoProvider):
+class VpcProvider(_Ec2AttributesProvider):
+    """EnableDnsSupport / EnableDnsHostnames applied; attribute and tag changes made in place."""
+
+    def __init__(self) -> None:
+        super().__init__(_model("AWS::EC2::VPC"))
+
+    @_fail_plainly
+    def _apply(self, request: ResourceRequest, vpc_id: str) -> None:
+        props = request.properties
+        backend = _ec2(request)
+        backend.modify_vpc_attribute(vpc_id, "enable_dns_support", _flag(props.get("EnableDnsSupport", True)))
+        backend.modify_vpc_attribute(vpc_id, "enable_dns_hostnames", _flag(props.get("EnableDnsHostnames", False)))
+
+
+class SubnetProvider(_Ec2AttributesProvider):
     """MapPublicIpOnLaunch as the template says (false by default, as in any VPC but the default one)."""
 
     def __init__(self) -> None:
@@ -108,16 +116,6 @@ class SubnetProvider(MotoProvider):
         backend.modify_subnet_attribute(
             subnet_id, "assign_ipv6_address_on_creation", _flag(props.get("AssignIpv6AddressOnCreation"))
         )
-
-    def create(self, request: ResourceRequest) -> Provisioned:
-        provisioned = super().create(request)
-        self._apply(request, provisioned.physical_id)
-        return provisioned
-
-    def update(self, request: ResourceRequest, current: Provisioned) -> Provisioned:
-        self._apply(request, current.physical_id)
-        _retag_ec2(request, current.physical_id, current.properties)
-        return _in_place(request, current)
 
 
 def _rule_arguments(rule: dict[str, Any], egress: bool) -> dict[str, Any]:
