@@ -20,9 +20,29 @@ from .errors import SandboxNotSupported, ValidationError
 from .stack import Stack
 from .template import parse_template
 
-# Stack-set and change-set actions are answered by moto's own backend, which does not know the
-# engine's stacks. Until the fidelity layer covers them they are refused plainly, not faked.
-NOT_YET: dict[str, str] = {}
+# moto would answer StackSet actions from its own stack store, which the engine's stacks are not in: an
+# instance's stack would exist for StackSets and nowhere else. Until the emulator covers StackSets they are
+# refused plainly, not faked.
+NOT_YET: dict[str, str] = {
+    name: "StackSets"
+    for name in (
+        "create_stack_set",
+        "describe_stack_set",
+        "list_stack_sets",
+        "update_stack_set",
+        "delete_stack_set",
+        "create_stack_instances",
+        "describe_stack_instance",
+        "list_stack_instances",
+        "update_stack_instances",
+        "delete_stack_instances",
+        "describe_stack_set_operation",
+        "list_stack_set_operations",
+        "list_stack_set_operation_results",
+        "stop_stack_set_operation",
+        "detect_stack_set_drift",
+    )
+}
 
 
 def _engine(self: CloudFormationResponse) -> CloudFormationEngine:

@@ -451,7 +451,7 @@ def _refresh(engine: CloudFormationEngine, change_set: ChangeSet) -> ChangeSet:
     return change_set
 
 
-def _find(self: CloudFormationResponse) -> ChangeSet:
+def find(self: CloudFormationResponse) -> ChangeSet:
     """The change set a request names (an ARN, or a name and StackName), with AWS's errors."""
     name = self._get_param("ChangeSetName")
     stack_name = self._get_param("StackName")
@@ -469,11 +469,6 @@ def _find(self: CloudFormationResponse) -> ChangeSet:
     if change_set is None:
         raise ChangeSetNotFoundException(f"ChangeSet [{name}] does not exist")
     return _refresh(api._engine(self), change_set)
-
-
-def find(self: CloudFormationResponse) -> ChangeSet:
-    """The change set a request names (ChangeSetName, and StackName unless it is an ARN)."""
-    return _find(self)
 
 
 def records_of(self: CloudFormationResponse, stack_id: str | None) -> list[dict[str, Any]]:
@@ -813,7 +808,7 @@ def create_change_set(self: CloudFormationResponse) -> ActionResult:
 
 
 def describe_change_set(self: CloudFormationResponse) -> ActionResult:
-    return ActionResult(_find(self).to_api())
+    return ActionResult(find(self).to_api())
 
 
 def list_change_sets(self: CloudFormationResponse) -> ActionResult:
@@ -838,7 +833,7 @@ def _refuse_nested(change_set: ChangeSet, action: str) -> None:
 
 
 def delete_change_set(self: CloudFormationResponse) -> EmptyResult:
-    change_set = _find(self)
+    change_set = find(self)
     _refuse_nested(change_set, "delete")
     with api._engine(self).lock:
         _delete(api._engine(self), _store(self), change_set)
@@ -846,7 +841,7 @@ def delete_change_set(self: CloudFormationResponse) -> EmptyResult:
 
 
 def execute_change_set(self: CloudFormationResponse) -> EmptyResult:
-    change_set = _find(self)
+    change_set = find(self)
     if change_set.status != "CREATE_COMPLETE":
         raise InvalidChangeSetStatusException(
             f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of [{change_set.status}]"

@@ -747,7 +747,8 @@ class _Run:
         """Run pre-deployment validation; on a FAIL finding record it and fail the operation (CREATE_FAILED or
         UPDATE_FAILED with DetailedStatus VALIDATION_FAILED). True if it failed."""
         findings = self.early_findings()
-        if not early_validation.blocking(findings):
+        blocking = early_validation.blocking(findings)
+        if not blocking:
             return False
         stack = self.stack
         operation = stack.log.current
@@ -755,7 +756,7 @@ class _Run:
         stack.log.add_validation(
             [validation_record(stack.stack_id, operation.operation_id, operation.operation_type, f) for f in findings]
         )
-        reason = early_validation.FAILED_REASON.format(count=len(early_validation.blocking(findings)))
+        reason = early_validation.FAILED_REASON.format(count=len(blocking))
         stack.stack_event(f"{verb}_FAILED", reason, detailed_status="VALIDATION_FAILED")
         return True
 
