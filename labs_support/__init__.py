@@ -31,6 +31,7 @@ from .progress import PROGRESS_ENV_VAR, dashboard
 from .quizzes import show_quiz as quiz
 from .sandbox import Sandbox, current_sandbox, start_sandbox
 from .show import drift_report, stack_events, stack_summary
+from .stackset_views import stack_set_rollout, wait_for_stack_set_operation
 
 guard.install()
 friendly.install()
@@ -48,8 +49,10 @@ __all__ = [
     "quiz",
     "solution",
     "stack_events",
+    "stack_set_rollout",
     "stack_summary",
     "stack_timeline",
     "stack_tree",
     "start_sandbox",
+    "wait_for_stack_set_operation",
 ]

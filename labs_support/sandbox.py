@@ -95,10 +95,16 @@ class Sandbox:
             return self.accounts["management"]
         if account in self.accounts:
             return self.accounts[account]
-        if account in self.accounts.values():
-            return account
+        if account in self.accounts.values() or account in self._organization_accounts():
+            return account  # one of the starting accounts, or one the lab created in the organization
         names = ", ".join(self.accounts)
         raise LabError(f"The sandbox has no account called '{account}'.", hint=f"Its accounts are: {names}.")
+
+    def _organization_accounts(self) -> set[str]:
+        from moto.organizations.models import organizations_backends
+
+        backend = organizations_backends[self.accounts["management"]]["aws"]
+        return {a.id for a in backend.accounts if a.status == "ACTIVE"}
 
     def session(self, account: str | None = None, region: str | None = None) -> boto3.Session:
         """A boto3 Session for an account of the sandbox (for resource APIs and several clients)."""

@@ -282,14 +282,3 @@ def test_drift_aware_change_sets_are_refused_plainly(cfn: Any) -> None:
         DeploymentMode="REVERT_DRIFT",
     )
     assert code == "SandboxNotSupported"
-
-
-def test_stack_sets_are_refused_plainly_until_the_sandbox_emulates_them(cfn: Any) -> None:
-    """moto would create StackSet instances in a stack store the engine does not see; the sandbox refuses
-    instead of showing stacks that exist nowhere else.
-
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html
-    """
-    code, message = api_error(cfn.create_stack_set, StackSetName="baseline", TemplateBody=TEMPLATE)
-    assert code == "SandboxNotSupported" and "StackSets" in message
-    assert api_error(cfn.list_stack_sets)[0] == "SandboxNotSupported"

@@ -20,29 +20,8 @@ from .errors import SandboxNotSupported, ValidationError
 from .stack import Stack
 from .template import parse_template
 
-# moto would answer StackSet actions from its own stack store, which the engine's stacks are not in: an
-# instance's stack would exist for StackSets and nowhere else. Until the emulator covers StackSets they are
-# refused plainly, not faked.
-NOT_YET: dict[str, str] = {
-    name: "StackSets"
-    for name in (
-        "create_stack_set",
-        "describe_stack_set",
-        "list_stack_sets",
-        "update_stack_set",
-        "delete_stack_set",
-        "create_stack_instances",
-        "describe_stack_instance",
-        "list_stack_instances",
-        "update_stack_instances",
-        "delete_stack_instances",
-        "describe_stack_set_operation",
-        "list_stack_set_operations",
-        "list_stack_set_operation_results",
-        "stop_stack_set_operation",
-        "detect_stack_set_drift",
-    )
-}
+# moto's transformers for its own StackSet objects (dicts); stackset_api.py answers with AWS's lists already
+_STACK_SET_PATHS = ("DescribeStackSetOutput.StackSet.Parameters", "DescribeStackSetOutput.StackSet.Tags")
 
 
 def _engine(self: CloudFormationResponse) -> CloudFormationEngine:
@@ -371,15 +350,6 @@ def get_stack_policy(self: CloudFormationResponse) -> ActionResult:
     return ActionResult({"StackPolicyBody": stack.stack_policy} if stack.stack_policy else {})
 
 
-def _not_yet(feature: str):  # type: ignore[no-untyped-def]
-    def refuse(self: CloudFormationResponse) -> ActionResult:
-        raise SandboxNotSupported(
-            f"The course sandbox does not emulate CloudFormation {feature} yet; a later module adds them."
-        )
-
-    return refuse
-
-
 ACTIONS = {
     f.__name__: f
     for f in (
@@ -410,17 +380,15 @@ ACTIONS = {
 
 def install() -> None:
     """Make CloudFormationResponse answer these actions (and the feature modules' actions) from the engine."""
-    from . import changesets, drift
+    from . import changesets, drift, stackset_api, stackset_organizations
 
-    actions = {**ACTIONS, **changesets.ACTIONS, **drift.ACTIONS}
+    actions = {**ACTIONS, **changesets.ACTIONS, **drift.ACTIONS, **stackset_api.ACTIONS}
     for name, function in actions.items():
         setattr(CloudFormationResponse, name, function)
     # moto converts its own stacks' tag dicts into lists on the way out; the engine already has lists.
     CloudFormationResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER = {
         k: v
         for k, v in CloudFormationResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER.items()
-        if k != "DescribeStacksOutput.Stacks.Stack.Tags"
+        if k not in ("DescribeStacksOutput.Stacks.Stack.Tags", *_STACK_SET_PATHS)
     }
-    for name, feature in NOT_YET.items():
-        if name not in actions:
-            setattr(CloudFormationResponse, name, _not_yet(feature))
+    stackset_organizations.install()

@@ -283,10 +283,9 @@ def _resource(stack: Stack, logical_id: str) -> StackResource:
     return resource
 
 
-def detect_stack_drift(self: CloudFormationResponse) -> ActionResult:
-    stack = _stack(self, self._get_param("StackName"))
+def detect(stack: Stack, wanted: list[str] | None = None) -> Detection:
+    """Check a stack's resources (or the `wanted` ones) against its template and record the results."""
     _detectable(stack)
-    wanted = self._get_param("LogicalResourceIds", []) or []
     resources = [_resource(stack, k) for k in wanted] if wanted else _checked_resources(stack)
     records = _records(stack.account_id, stack.region)
     results = [check_resource(stack, r) for r in resources]
@@ -300,6 +299,12 @@ def detect_stack_drift(self: CloudFormationResponse) -> ActionResult:
         detection.reason = f"Failed to detect drift on resource(s): [{', '.join(failed)}]"
     records.detections[detection.detection_id] = detection
     records.stack_checks[stack.stack_id] = detection.timestamp
+    return detection
+
+
+def detect_stack_drift(self: CloudFormationResponse) -> ActionResult:
+    stack = _stack(self, self._get_param("StackName"))
+    detection = detect(stack, self._get_param("LogicalResourceIds", []) or [])
     return ActionResult({"StackDriftDetectionId": detection.detection_id})
 
 
