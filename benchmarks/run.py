@@ -52,8 +52,9 @@ def _cell_seconds(cell: nbformat.NotebookNode) -> float:
 def bench_notebook(path: Path) -> dict:
     """Run one notebook in a fresh kernel and measure it."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", record_timing=True, resources={"metadata": {"path": str(path.parent)}}
+    )
     started = time.perf_counter()
     peak = 0.0
     with client.setup_kernel():
@@ -73,8 +74,9 @@ def bench_notebook(path: Path) -> dict:
         "cells": len(cells),
         "slowest_cell": {"index": slowest[0], "seconds": round(slowest[2], 3), "source": _first_line(slowest[1])},
         "sandbox_start_seconds": round(max((t[2] for t in warm), default=0.0), 3),
-        "slowest_lab_cell": None if slowest_lab is None else {
-            "index": slowest_lab[0], "seconds": round(slowest_lab[2], 3), "source": _first_line(slowest_lab[1])},
+        "slowest_lab_cell": None
+        if slowest_lab is None
+        else {"index": slowest_lab[0], "seconds": round(slowest_lab[2], 3), "source": _first_line(slowest_lab[1])},
         "kernel_peak_mb": round(peak, 1),
     }
 
@@ -178,6 +180,70 @@ print(round(statistics.median(times) * 1000, 1))
     return float(result.stdout.strip().splitlines()[-1])
 
 
+STACK_SET_TEMPLATE = """
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+  Setting: {Type: AWS::SSM::Parameter, Properties: {Name: /bench/setting, Type: String, Value: "1"}}
+"""
+
+
+def bench_stack_set(repeats: int = 5) -> dict:
+    """A StackSet operation across 12 instances (6 accounts x 2 Regions, one wave per Region): wall time with
+    the lab clock's waves, and without them (the waves' lab time divided by the clock's speed taken off)."""
+    import labs_support as ls
+    from labs_support.emulator.cloudformation.stacksets import INSTANCE_LAB_SECONDS
+
+    sb = ls.start_sandbox()
+    cfn = sb.client("cloudformation")
+    cfn.activate_organizations_access()
+    root = sb.organization["root"]
+    # six accounts below the root, the management account excluded: five members and one new account
+    org = sb.client("organizations")
+    extra = org.create_account(Email="bench@example.com", AccountName="bench")["CreateAccountStatus"]["AccountId"]
+    assert extra
+    walls = []
+    for i in range(repeats):
+        name = f"bench-{i}"
+        cfn.create_stack_set(
+            StackSetName=name,
+            TemplateBody=STACK_SET_TEMPLATE.replace("setting", f"setting-{i}"),
+            PermissionModel="SERVICE_MANAGED",
+        )
+        t = time.perf_counter()
+        op = cfn.create_stack_instances(
+            StackSetName=name,
+            DeploymentTargets={"OrganizationalUnitIds": [root]},
+            Regions=["us-east-1", "eu-west-1"],
+            OperationPreferences={"MaxConcurrentPercentage": 100, "FailureTolerancePercentage": 100},
+        )
+        done = ls.wait_for_stack_set_operation(cfn, name, op["OperationId"])
+        walls.append(time.perf_counter() - t)
+        results = cfn.list_stack_set_operation_results(StackSetName=name, OperationId=op["OperationId"])
+        assert done["Status"] == "SUCCEEDED" and len(results["Summaries"]) == 12, done
+    waves_seconds = 2 * INSTANCE_LAB_SECONDS / sb.lab_clock_speed  # two sequential Regions, one wave each
+    # the default preferences: one account at a time, so 12 waves
+    cfn.create_stack_set(
+        StackSetName="bench-defaults", TemplateBody=STACK_SET_TEMPLATE, PermissionModel="SERVICE_MANAGED"
+    )
+    t = time.perf_counter()
+    op = cfn.create_stack_instances(
+        StackSetName="bench-defaults",
+        DeploymentTargets={"OrganizationalUnitIds": [root]},
+        Regions=["us-east-1", "eu-west-1"],
+    )
+    assert ls.wait_for_stack_set_operation(cfn, "bench-defaults", op["OperationId"])["Status"] == "SUCCEEDED"
+    one_at_a_time = time.perf_counter() - t
+    sb.stop()
+    wall = statistics.median(walls)
+    return {
+        "stack_set_12_instances_wall_seconds_median": round(wall, 3),
+        "stack_set_12_instances_without_lab_clock_seconds": round(wall - waves_seconds, 3),
+        "stack_set_lab_clock_waves_seconds": round(waves_seconds, 3),
+        "stack_set_12_instances_one_at_a_time_wall_seconds": round(one_at_a_time, 3),
+        "stack_set_12_waves_lab_clock_seconds": round(12 * INSTANCE_LAB_SECONDS / 600, 3),
+    }
+
+
 def main(argv: list[str]) -> None:
     os.environ.setdefault("DOP_COURSE_PROGRESS", str(Path(tempfile.mkdtemp()) / "progress.sqlite"))
     notebooks = [Path(a).resolve() for a in argv] or sorted(
@@ -190,14 +256,16 @@ def main(argv: list[str]) -> None:
         results["notebooks"].append(r)
         lab = r["slowest_lab_cell"]
         lab_text = f"{lab['seconds']:.3f}s (#{lab['index']})" if lab else "-"
-        print(f"{r['notebook']:58} {r['seconds']:6.2f} {r['sandbox_start_seconds']:7.2f} {lab_text:>18} "
-              f"{r['kernel_peak_mb']:8.1f}")
+        print(
+            f"{r['notebook']:58} {r['seconds']:6.2f} {r['sandbox_start_seconds']:7.2f} {lab_text:>18} "
+            f"{r['kernel_peak_mb']:8.1f}"
+        )
         if lab:
             print(f"{'':58}   slowest lab cell: {lab['source']}")
     total = sum(r["seconds"] for r in results["notebooks"])
     results["course_total_seconds"] = round(total, 2)
     print(f"{'whole course':58} {total:6.2f}")
-    results["sandbox"] = bench_sandbox()
+    results["sandbox"] = {**bench_sandbox(), **bench_stack_set()}
     for key, value in results["sandbox"].items():
         print(f"{key:45} {value}")
     OUT.mkdir(parents=True, exist_ok=True)
