@@ -128,7 +128,9 @@ def check_rollout(sb: Sandbox) -> str:
     regions_per_op = {r["Region"] for r in rows}
     accounts = len({r["Account"] for r in rows})
     concurrent, tolerance = _concurrency_and_tolerance(preferences, accounts)
-    if (preferences.get("RegionOrder") or [None])[0] != "us-east-1" or preferences.get("RegionConcurrencyType") == "PARALLEL":
+    if (preferences.get("RegionOrder") or [None])[0] != "us-east-1" or preferences.get(
+        "RegionConcurrencyType"
+    ) == "PARALLEL":
         raise CheckFailed(
             "The organization-wide update did not run us-east-1 first, one Region at a time.",
             hint="Give RegionOrder ['us-east-1', 'eu-west-1'] (SEQUENTIAL is the default).",

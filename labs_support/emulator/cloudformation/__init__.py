@@ -14,7 +14,7 @@ import warnings
 def install() -> None:
     """Route the CloudFormation API to the engine."""
     # importing these registers their providers (after resources.py's own, which they refine)
-    from . import api, moto_gaps, s3_bucket_policy  # noqa: F401
+    from . import api, cdk_metadata, moto_gaps, s3_bucket_policy  # noqa: F401
 
     # moto warns when it serializes an error code that its botocore model does not list (AccessDenied
     # from STS, SandboxNotSupported from here); the learner sees the error itself, not the warning.

@@ -33,6 +33,7 @@ from .intrinsics import NO_VALUE, Evaluator, TemplateError, scan
 from .operation_log import validation_record
 from .parameters import ResolvedParameter, resolve_parameters
 from .resources import Provisioned, ResourceRequest, name_property, needs_replacement, provider_for
+from .rules import check_rules
 from .schema import is_custom_type, property_errors
 from .stack import STABLE, Output, Stack, StackResource, new_stack_id
 from .template import parse_template
@@ -197,6 +198,7 @@ class CloudFormationEngine(BaseBackend):
             model = self._model(request.template_body, request.capabilities or [])
             self._check_capabilities(model, request.capabilities or [])
             params = resolve_parameters(model.parameters, request.parameters or {}, None, set(), self._ssm_lookup)
+            check_rules(model.doc, params)
             stack = Stack(
                 stack_id=placeholder.stack_id
                 if placeholder
@@ -263,6 +265,7 @@ class CloudFormationEngine(BaseBackend):
                 request.use_previous_values or set(),
                 self._ssm_lookup,
             )
+            check_rules(model.doc, params)
             new_tags = request.tags if request.tags is not None else stack.tags
             if (
                 stack.status not in FAILED_PRESERVED  # retrying a failed operation changes what failed
