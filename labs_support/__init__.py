@@ -11,6 +11,7 @@ A notebook needs only these names:
     ls.stack_summary(cfn, "network"), ls.stack_events(cfn, "network")   # a stack's state and events
     ls.stack_tree(cfn, "app"), ls.stack_timeline(cfn, "app")             # pictures of nested stacks, of events
     ls.drift_report(cfn, "app")      # the last drift check: each resource's status and property differences
+    ls.scp_decision(sb, "dev", "s3:CreateBucket", region="eu-west-1")  # what AWS would decide under the SCPs
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .pictures import stack_timeline, stack_tree
 from .progress import PROGRESS_ENV_VAR, dashboard
 from .quizzes import show_quiz as quiz
 from .sandbox import Sandbox, current_sandbox, start_sandbox
+from .scp_simulator import scp_decision
 from .show import drift_report, stack_events, stack_summary
 from .stackset_views import stack_set_rollout, wait_for_stack_set_operation
 
@@ -47,6 +49,7 @@ __all__ = [
     "environment_check",
     "exam_at_a_glance",
     "quiz",
+    "scp_decision",
     "solution",
     "stack_events",
     "stack_set_rollout",
