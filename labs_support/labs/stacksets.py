@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ..checks import CheckFailed, lab_check
+from ..emulator.cloudformation.stackset_rollout import Preferences
 from ..sandbox import Sandbox
 
 SET = "security-baseline"
@@ -96,15 +97,9 @@ def _gate_operation(cfn: Any, test_account: str) -> dict[str, Any] | None:
 
 
 def _concurrency_and_tolerance(preferences: dict[str, Any], accounts: int) -> tuple[int, int]:
-    if "MaxConcurrentPercentage" in preferences:
-        concurrent = max(1, accounts * preferences["MaxConcurrentPercentage"] // 100)
-    else:
-        concurrent = preferences.get("MaxConcurrentCount", 1)
-    if "FailureTolerancePercentage" in preferences:
-        tolerance = accounts * preferences["FailureTolerancePercentage"] // 100
-    else:
-        tolerance = preferences.get("FailureToleranceCount", 0)
-    return concurrent, tolerance
+    """Accounts at once and failures tolerated per Region, by AWS's rounding rules (stackset_rollout.py)."""
+    rules = Preferences.from_api(preferences)
+    return rules.max_concurrent(accounts), rules.tolerance(accounts)
 
 
 @lab_check("stacksets.organization-rollout", title="Exercise: the baseline in every member account", exercise=True)

@@ -57,7 +57,6 @@ def _template(self: CloudFormationResponse, capabilities: list[str]) -> str:
     engine = engine_for(self.current_account, self.region)
     model: TemplateModel = engine._model(body, capabilities)
     engine._check_capabilities(model, capabilities)
-    parse_template(body)
     return body
 
 
@@ -138,8 +137,7 @@ def list_stack_sets(self: CloudFormationResponse) -> ActionResult:
 
 def update_stack_set(self: CloudFormationResponse) -> ActionResult:
     stack_set = _stack_set(self)
-    if stack_set.running() is not None and not stack_set.managed_execution:
-        raise OperationInProgressException(f"Another Operation on StackSet [{stack_set.stack_set_id}] is in progress")
+    stack_set.check_free()
     capabilities = self._get_param("Capabilities", []) or []
     if self._get_param("UsePreviousTemplate"):
         body = stack_set.template_body
@@ -239,8 +237,7 @@ def create_stack_instances(self: CloudFormationResponse) -> ActionResult:
         [(a, r) for a, r, _ in wanted],
         deployment_targets=self._get_param("DeploymentTargets"),
     )
-    if stack_set.running() is not None and not stack_set.managed_execution:
-        raise OperationInProgressException(f"Another Operation on StackSet [{stack_set.stack_set_id}] is in progress")
+    stack_set.check_free()
     for account, region, unit in wanted:
         instance = stack_set.instances.get((account, region))
         if instance is None:
@@ -284,8 +281,7 @@ def update_stack_instances(self: CloudFormationResponse) -> ActionResult:
         [(a, r) for a, r, _ in wanted],
         deployment_targets=self._get_param("DeploymentTargets"),
     )
-    if stack_set.running() is not None and not stack_set.managed_execution:
-        raise OperationInProgressException(f"Another Operation on StackSet [{stack_set.stack_set_id}] is in progress")
+    stack_set.check_free()
     given = self._get_param("ParameterOverrides")
     for account, region, _unit in wanted:
         instance = stack_set.instances[(account, region)]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from moto.cloudformation.exceptions import CloudFormationError
 from moto.core.base_backend import BackendDict, BaseBackend
 from moto.moto_api._internal import mock_random
 
@@ -228,7 +229,13 @@ class StackSet:
         return list(dict.fromkeys(region for _, region in self.instances))
 
     def running(self) -> Operation | None:
-        return next((o for o in self.operations.values() if o.status in RUNNING_STATES), None)
+        """The newest operation that has not finished (running, stopping or queued)."""
+        return next((o for o in reversed(list(self.operations.values())) if not o.done.is_set()), None)
+
+    def check_free(self) -> None:
+        """One operation at a time, unless managed execution queues them."""
+        if self.running() is not None and not self.managed_execution:
+            raise OperationInProgressException(f"Another Operation on StackSet [{self.stack_set_id}] is in progress")
 
     def describe(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -314,9 +321,8 @@ InstanceWork = Callable[[StackInstance, Operation], tuple[bool, str | None]]
 def start(operation: Operation, work: InstanceWork, after: Callable[[Operation], None] | None = None) -> None:
     """Queue the operation on its stack set and run it in a worker thread (the API call returns at once)."""
     stack_set = operation.stack_set
-    previous = next((o for o in reversed(list(stack_set.operations.values())) if not o.done.is_set()), None)
-    if previous is not None and not stack_set.managed_execution:
-        raise OperationInProgressException(f"Another Operation on StackSet [{stack_set.stack_set_id}] is in progress")
+    stack_set.check_free()
+    previous = stack_set.running()
     for account, region in operation.targets:
         instance = stack_set.instances.get((account, region))
         unit = instance.organizational_unit if instance else None
@@ -396,7 +402,11 @@ def _run(operation: Operation, work: InstanceWork) -> None:
 
 # -- the work in one account and Region ---------------------------------------------------------------------
 def role_problem(stack_set: StackSet, account: str) -> str | None:
-    """Self-managed permissions: the reason AWS gives when the administration or execution role is missing."""
+    """Self-managed permissions: the reason AWS gives when the administration or execution role is missing.
+
+    The administration-role message is the one in AWS's ListStackSetOperationResults example; the execution-role
+    message is as AWS reports it in operation results (observed, not in the documentation).
+    """
     from moto.iam.models import iam_backends
 
     if stack_set.permission_model != "SELF_MANAGED":
@@ -466,7 +476,8 @@ def account_gate(instance: StackInstance, operation: Operation) -> dict[str, str
 
 
 def stack_failure(stack: Stack) -> str:
-    """The instance's StatusReason after its stack failed: the first resource that failed, as StackSets says."""
+    """The instance's StatusReason after its stack failed: the first resource that failed, in the form StackSets
+    reports it ("ResourceLogicalId:..., ResourceType:..., ResourceStatusReason:..."; observed, not documented)."""
     failures = [e for e in stack.events if e.status.endswith("_FAILED")]
     for event in failures:
         if event.logical_id != stack.name:
@@ -526,8 +537,8 @@ def deploy(instance: StackInstance, operation: Operation) -> tuple[bool, str | N
             instance.stack_id = stack.stack_id
             _wait(stack)
             ok = stack.status == "CREATE_COMPLETE"
-    except ValidationError as error:
-        return _failed(instance, str(error.message if hasattr(error, "message") else error), operation)
+    except CloudFormationError as error:  # refused at the API (a parameter without a value, a name taken ...)
+        return _failed(instance, error.message, operation)
     if not ok:
         return _failed(instance, stack_failure(stack), operation)
     instance.status, instance.reason = "CURRENT", None
@@ -575,7 +586,7 @@ def check_drift(instance: StackInstance, operation: Operation) -> tuple[bool, st
     except ValidationError as error:
         instance.drift_status = "UNKNOWN"
         return False, str(error)
-    instance.drift_status = detection.stack_drift_status if detection.stack_drift_status != "UNKNOWN" else "UNKNOWN"
+    instance.drift_status = detection.stack_drift_status
     instance.last_drift_check = detection.timestamp
     return detection.status == "DETECTION_COMPLETE", detection.reason
 
