@@ -12,6 +12,9 @@ A notebook needs only these names:
     ls.stack_tree(cfn, "app"), ls.stack_timeline(cfn, "app")             # pictures of nested stacks, of events
     ls.drift_report(cfn, "app")      # the last drift check: each resource's status and property differences
     ls.scp_decision(sb, "dev", "s3:CreateBucket", region="eu-west-1")  # what AWS would decide under the SCPs
+    ls.launch_fleet(sb, 10, tags={"Role": "web"}, instance_profile=ls.ssm_instance_profile(sb))  # EC2 fleet
+    ls.wait_for_command(ssm, command_id), ls.fleet_status(ssm)   # Run Command: wait, and picture the fleet
+    ls.why_not_managed(sb, "i-..."), ls.fast_forward(minutes=30)  # managed-node checks; lab time passes
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ if "jsonschema" not in sys.modules:
 from . import friendly, guard
 from .checks import check
 from .exercises import solution
+from .fleet_views import (
+    fast_forward,
+    fleet_status,
+    launch_fleet,
+    ssm_instance_profile,
+    wait_for_command,
+    why_not_managed,
+)
 from .overview import course_map, environment_check, exam_at_a_glance
 from .pictures import stack_timeline, stack_tree
 from .progress import PROGRESS_ENV_VAR, dashboard
@@ -48,14 +59,20 @@ __all__ = [
     "drift_report",
     "environment_check",
     "exam_at_a_glance",
+    "fast_forward",
+    "fleet_status",
+    "launch_fleet",
     "quiz",
     "scp_decision",
     "solution",
+    "ssm_instance_profile",
     "stack_events",
     "stack_set_rollout",
     "stack_summary",
     "stack_timeline",
     "stack_tree",
     "start_sandbox",
+    "wait_for_command",
     "wait_for_stack_set_operation",
+    "why_not_managed",
 ]

@@ -42,4 +42,8 @@ def install() -> None:
     iam.install()
     sts.install()
     cloudformation.install()
+    from . import ec2_instances, ssm
+
+    ec2_instances.install()
+    ssm.install()
     _installed = True
