@@ -244,6 +244,38 @@ def bench_stack_set(repeats: int = 5) -> dict:
     }
 
 
+def bench_run_command(instances: int = 100, repeats: int = 5) -> dict:
+    """Run Command across 100 managed nodes: from send_command until list_command_invocations returns every
+    invocation finished (default MaxConcurrency 50: two rounds of a 2-lab-second command on the lab clock)."""
+    import labs_support as ls
+
+    sb = ls.start_sandbox()
+    ssm = sb.client("ssm")
+    profile = ls.ssm_instance_profile(sb)
+    ids = ls.launch_fleet(sb, instances, tags={"Role": "bench"}, instance_profile=profile)
+    assert len(ssm.describe_instance_information(MaxResults=50)["InstanceInformationList"]) == 50
+    walls = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        sent = ssm.send_command(
+            Targets=[{"Key": "tag:Role", "Values": ["bench"]}],
+            DocumentName="AWS-RunShellScript",
+            Parameters={"commands": ["hostname", "systemctl is-active sshd"]},
+        )["Command"]
+        ls.wait_for_command(ssm, sent["CommandId"])
+        found = []
+        for page in ssm.get_paginator("list_command_invocations").paginate(CommandId=sent["CommandId"]):
+            found.extend(page["CommandInvocations"])
+        walls.append(time.perf_counter() - t)
+        assert len(found) == len(ids) and {i["Status"] for i in found} == {"Success"}, {i["Status"] for i in found}
+    sb.stop()
+    return {
+        "run_command_100_instances_wall_seconds_median": round(statistics.median(walls), 3),
+        "run_command_100_instances_wall_seconds_max": round(max(walls), 3),
+        "run_command_lab_clock_seconds": round(2 * 2 / 600, 3),  # two rounds of 1 s pickup + 1 s of commands
+    }
+
+
 def main(argv: list[str]) -> None:
     os.environ.setdefault("DOP_COURSE_PROGRESS", str(Path(tempfile.mkdtemp()) / "progress.sqlite"))
     notebooks = [Path(a).resolve() for a in argv] or sorted(
@@ -265,7 +297,7 @@ def main(argv: list[str]) -> None:
     total = sum(r["seconds"] for r in results["notebooks"])
     results["course_total_seconds"] = round(total, 2)
     print(f"{'whole course':58} {total:6.2f}")
-    results["sandbox"] = {**bench_sandbox(), **bench_stack_set()}
+    results["sandbox"] = {**bench_sandbox(), **bench_stack_set(), **bench_run_command()}
     for key, value in results["sandbox"].items():
         print(f"{key:45} {value}")
     OUT.mkdir(parents=True, exist_ok=True)
