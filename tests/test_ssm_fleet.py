@@ -346,3 +346,16 @@ def test_run_command_state_changes_persist_on_the_host(sb: Sandbox, ssm: Any, pr
     failed = run(ssm, ["dnf install -y no-such-package"], InstanceIds=[instance_id])
     result = ssm.get_command_invocation(CommandId=failed["CommandId"], InstanceId=instance_id)
     assert result["ResponseCode"] == 1 and "Unable to find a match: no-such-package" in result["StandardErrorContent"]
+
+
+def test_output_goes_to_cloudwatch_logs_when_enabled(sb: Sandbox, ssm: Any, profile: str) -> None:
+    """CloudWatchOutputConfig: output in log group aws/ssm/<document> unless a group is named
+    (https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-rc-setting-up-cwlogs.html)."""
+    [instance_id] = ls.launch_fleet(sb, 1, instance_profile=profile)
+    command = run(
+        ssm, ["echo to logs"], InstanceIds=[instance_id], CloudWatchOutputConfig={"CloudWatchOutputEnabled": True}
+    )
+    logs = sb.client("logs")
+    stream = f"{command['CommandId']}/{instance_id}/aws-runShellScript/stdout"
+    events = logs.get_log_events(logGroupName="aws/ssm/AWS-RunShellScript", logStreamName=stream)["events"]
+    assert [e["message"] for e in events] == ["to logs"]

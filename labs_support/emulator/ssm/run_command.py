@@ -489,8 +489,10 @@ def _online_now(fleet: FleetBackend, instance: Any) -> tuple[Any, bool]:
 
 
 def _write_output(fleet: FleetBackend, inv: Invocation) -> None:
-    """Copy the output to S3, as the agent uploads it, when the command asked for it."""
+    """Copy the output to S3 and CloudWatch Logs, as the agent uploads it, when the command asked for it."""
     c = inv.command
+    if (c.cloudwatch_output or {}).get("CloudWatchOutputEnabled"):
+        _write_logs(inv)
     if not c.output_s3_bucket:
         return
     from moto.s3.models import s3_backends
@@ -506,6 +508,29 @@ def _write_output(fleet: FleetBackend, inv: Invocation) -> None:
                 s3.put_object(c.output_s3_bucket, key, text.encode())
             except Exception:  # no such bucket: on AWS the agent's upload fails and the output stays in the API only
                 return
+
+
+def _write_logs(inv: Invocation) -> None:
+    """CloudWatch output: group aws/ssm/<document> unless named, stream <command>/<instance>/<plugin>/stdout|stderr
+    (https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-rc-setting-up-cwlogs.html)."""
+    from moto.logs.models import logs_backends
+
+    c = inv.command
+    logs = logs_backends[c.account_id][c.region]
+    group = (c.cloudwatch_output or {}).get("CloudWatchLogGroupName") or f"aws/ssm/{c.document_name}"
+    if group not in logs.groups:
+        logs.create_log_group(group, {})
+    at = int((inv.finished or clock.now()).timestamp() * 1000)
+    for plugin in inv.plugins:
+        for stream in ("stdout", "stderr"):
+            text = getattr(plugin, stream)
+            if not text:
+                continue
+            name = f"{c.command_id}/{inv.instance_id}/{plugin.name.replace(':', '-')}/{stream}"
+            if name not in logs.groups[group].streams:
+                logs.create_log_stream(group, name)
+            events = [{"timestamp": at, "message": line} for line in text.splitlines() if line]
+            logs.put_log_events(group, name, events)
 
 
 def cancel(fleet: FleetBackend, command_id: str, instance_ids: list[str] | None) -> None:
