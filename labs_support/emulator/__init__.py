@@ -46,4 +46,8 @@ def install() -> None:
 
     ec2_instances.install()
     ssm.install()
+    from . import autoscaling, imagebuilder
+
+    autoscaling.install()
+    imagebuilder.install()
     _installed = True
