@@ -359,3 +359,13 @@ def test_output_goes_to_cloudwatch_logs_when_enabled(sb: Sandbox, ssm: Any, prof
     stream = f"{command['CommandId']}/{instance_id}/aws-runShellScript/stdout"
     events = logs.get_log_events(logGroupName="aws/ssm/AWS-RunShellScript", logStreamName=stream)["events"]
     assert [e["message"] for e in events] == ["to logs"]
+
+
+def test_secure_string_is_not_resolved_into_a_command(sb: Sandbox, ssm: Any, profile: str) -> None:
+    """{{ssm:name}} does not hand a SecureString's value to a command (observed: awsdocs/aws-systems-manager-user-
+    guide#55); the invocation fails instead of running with a secret in its parameters."""
+    ssm.put_parameter(Name="/fleet/secret", Value="s3cr3t", Type="SecureString")
+    [instance_id] = ls.launch_fleet(sb, 1, instance_profile=profile)
+    command = run(ssm, ["echo {{ssm:/fleet/secret}}"], InstanceIds=[instance_id])
+    result = ssm.get_command_invocation(CommandId=command["CommandId"], InstanceId=instance_id)
+    assert result["Status"] == "Failed" and "s3cr3t" not in result["StandardOutputContent"]

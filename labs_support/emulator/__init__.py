@@ -36,12 +36,13 @@ def install() -> None:
     from . import ec2_offerings
 
     ec2_offerings.install()  # before anything imports moto's EC2 models
-    from . import awslambda, cloudformation, iam, sts
+    from . import awslambda, cloudformation, iam, parameter_store, sts
 
     awslambda.install()
     iam.install()
     sts.install()
     cloudformation.install()
+    parameter_store.install()
     from . import ec2_instances, ssm
 
     ec2_instances.install()

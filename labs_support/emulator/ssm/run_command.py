@@ -383,6 +383,10 @@ def ssm_lookup(fleet: FleetBackend):
         parameter = fleet.moto.get_parameter(name)
         if parameter is None:
             raise ParameterError(f"{{{{ssm:{name}}}}}: parameter not found")
+        if parameter.parameter_type == "SecureString":
+            # wording ours: {{ssm:}} references do not hand SecureString values to commands (observed in
+            # awsdocs/aws-systems-manager-user-guide#55); a script reads them with get-parameter --with-decryption
+            raise ParameterError(f"{{{{ssm:{name}}}}} is a SecureString parameter and is not resolved into commands")
         return parameter.value
 
     return lookup
@@ -434,9 +438,8 @@ def _execute(
             inv.plugins = []
             inv.status, inv.status_details = "Failed", "Invalid Platform"
             return rate_control.Outcome(False, AGENT_PICKUP_SECONDS, counts_as_error=False)
-        inv.plugins = run_on_node(
-            fleet, instance, host, command.document_name, content, command.parameters, {"at": inv.started}
-        )
+        extra = {"at": inv.started, "command_id": command.command_id}
+        inv.plugins = run_on_node(fleet, instance, host, command.document_name, content, command.parameters, extra)
         seconds = AGENT_PICKUP_SECONDS + sum(p.lab_seconds for p in inv.plugins)
         return rate_control.Outcome(all(p.status == "Success" for p in inv.plugins), seconds)
 
@@ -530,7 +533,9 @@ def _write_logs(inv: Invocation) -> None:
             if name not in logs.groups[group].streams:
                 logs.create_log_stream(group, name)
             events = [{"timestamp": at, "message": line} for line in text.splitlines() if line]
-            logs.put_log_events(group, name, events)
+            # straight into the group: after a fast-forward sandbox time is ahead of real time, and moto's
+            # put_log_events refuses events more than 2 hours in the (real) future
+            logs.groups[group].put_log_events(name, events)
 
 
 def cancel(fleet: FleetBackend, command_id: str, instance_ids: list[str] | None) -> None:
