@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aws_errors import api_error
+from botocore.exceptions import ClientError
 
 from labs_support.sandbox import Sandbox
 
@@ -401,3 +402,22 @@ def test_moving_a_label_to_another_version_takes_it_off_the_first(ssm: Any) -> N
     ssm.label_parameter_version(Name=name, ParameterVersion=2, Labels=["release"])
     assert ssm.get_parameter(Name=f"{name}:release")["Parameter"]["Value"] == "two"
     assert [v["Labels"] for v in ssm.get_parameter_history(Name=name)["Parameters"]] == [[], ["release"]]
+
+
+def test_a_secure_string_behind_an_ssm_parameter_type_is_refused_by_cloudformation(ssm: Any, sb: Sandbox) -> None:
+    """AWS::SSM::Parameter::Value<String> does not take SecureString parameters: CreateStack is refused at once
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html, SSM
+    parameter types; the message as recorded against real stacks)."""
+    name = unique("/fidelity/cfn-secure")
+    ssm.put_parameter(Name=name, Value="secret", Type="SecureString")
+    template = (
+        "Parameters:\n  P: {Type: 'AWS::SSM::Parameter::Value<String>'}\nResources:\n  T: {Type: AWS::SNS::Topic}\n"
+    )
+    cfn = sb.client("cloudformation")
+    with pytest.raises(ClientError) as info:
+        cfn.create_stack(
+            StackName="secure-param", TemplateBody=template, Parameters=[{"ParameterKey": "P", "ParameterValue": name}]
+        )
+    assert info.value.response["Error"]["Message"] == (
+        f"Parameters [{name}] referenced by template have types not supported by CloudFormation."
+    )

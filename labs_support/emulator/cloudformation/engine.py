@@ -165,6 +165,11 @@ class CloudFormationEngine(BaseBackend):
             parameter = ssm_backends[self.account_id][self.region_name].get_parameter(name)
         except Exception:
             return None
+        if parameter is not None and parameter.parameter_type == "SecureString":
+            # AWS refuses at once (recorded against real stacks: cdktn-io/terraform-provider-cfncompat, live tests)
+            raise ValidationError(
+                f"Parameters [{name}] referenced by template have types not supported by CloudFormation."
+            )
         return parameter.value if parameter is not None else None
 
     def _availability_zones(self, region: str) -> list[str]:
