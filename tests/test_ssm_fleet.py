@@ -369,3 +369,20 @@ def test_secure_string_is_not_resolved_into_a_command(sb: Sandbox, ssm: Any, pro
     command = run(ssm, ["echo {{ssm:/fleet/secret}}"], InstanceIds=[instance_id])
     result = ssm.get_command_invocation(CommandId=command["CommandId"], InstanceId=instance_id)
     assert result["Status"] == "Failed" and "s3cr3t" not in result["StandardOutputContent"]
+
+
+def test_register_default_host_management_configuration_service_managed(sb: Sandbox) -> None:
+    """RegisterDefaultHostManagementConfiguration: SERVICE_MANAGED has Systems Manager create the role; Overwrite
+    guards an existing registration; Deregister turns DHMC off (API reference). In the test account."""
+    ssm2 = sb.client("ssm", account="test")
+    role_arn = ssm2.register_default_host_management_configuration(PermissionModel="SERVICE_MANAGED")["RoleArn"]
+    assert role_arn.endswith(":role/service-role/AWSSystemsManagerDefaultEC2InstanceManagementRole")
+    [node] = ls.launch_fleet(sb, 1, account="test")
+    assert managed(ssm2) == {node: "Online"}
+    assert api_error(ssm2.register_default_host_management_configuration, PermissionModel="SERVICE_MANAGED")[0] == (
+        "ValidationException"
+    )
+    ssm2.deregister_default_host_management_configuration()
+    setting = ssm2.get_service_setting(SettingId="/ssm/managed-instance/default-ec2-instance-management-role")
+    assert setting["ServiceSetting"]["SettingValue"] == "$None"
+    assert managed(ssm2) == {node: "ConnectionLost"}

@@ -109,12 +109,24 @@ def test_apply_only_at_cron_interval_waits_for_the_schedule(sb: Sandbox, ssm: An
     association_id = ssm.create_association(
         Name="Web-EnsureNginx",
         Targets=[{"Key": "tag:Tier", "Values": ["cron"]}],
-        ScheduleExpression="rate(1 day)",
+        ScheduleExpression="cron(0 3 * * ? *)",
         ApplyOnlyAtCronInterval=True,
     )["AssociationDescription"]["AssociationId"]
     assert executions(ssm, association_id) == []
     ls.fast_forward(days=1)
     assert len(executions(ssm, association_id)) == 1
+
+
+def test_apply_only_at_cron_interval_is_refused_with_a_rate_expression(ssm: Any) -> None:
+    """CreateAssociation: ApplyOnlyAtCronInterval isn't supported for rate expressions (API reference)."""
+    code, _ = api_error(
+        ssm.create_association,
+        Name="Web-EnsureNginx",
+        ScheduleExpression="rate(1 day)",
+        ApplyOnlyAtCronInterval=True,
+        Targets=[{"Key": "tag:Tier", "Values": ["x"]}],
+    )
+    assert code == "ValidationException"
 
 
 def test_rate_shorter_than_thirty_minutes_is_refused(ssm: Any) -> None:
@@ -167,17 +179,25 @@ def test_failed_association_makes_the_node_non_compliant(sb: Sandbox, ssm: Any, 
     assert info[0]["AssociationStatus"] == "Failed"
 
 
-def test_node_tagged_later_is_included_in_the_next_run(sb: Sandbox, ssm: Any, profile: str) -> None:
-    """Targets are evaluated at each run: a node that gets the tag later is configured at the next run."""
+def test_node_that_newly_matches_the_targets_runs_the_association(sb: Sandbox, ssm: Any, profile: str) -> None:
+    """Associations also run "when target changes are detected" (CreateAssociation reference): a node tagged
+    later runs it at once, and every scheduled run includes it."""
     [first] = ls.launch_fleet(sb, 1, tags={"Tier": "late"}, instance_profile=profile)
     association_id = ssm.create_association(
         Name="Web-EnsureNginx", Targets=[{"Key": "tag:Tier", "Values": ["late"]}], ScheduleExpression="rate(1 hour)"
     )["AssociationDescription"]["AssociationId"]
+    assert len(executions(ssm, association_id)) == 1  # the run at creation, on the first node
     [later] = ls.launch_fleet(sb, 1, instance_profile=profile)
     sb.client("ec2").create_tags(Resources=[later], Tags=[{"Key": "Tier", "Value": "late"}])
+    # "when target changes are detected": the new node runs it at once, on its own
+    newest = executions(ssm, association_id)[0]
+    assert newest["ResourceCountByStatus"] == "{Success=1}"
+    targets = ssm.describe_association_execution_targets(
+        AssociationId=association_id, ExecutionId=newest["ExecutionId"]
+    )
+    assert [t["ResourceId"] for t in targets["AssociationExecutionTargets"]] == [later]
     ls.fast_forward(hours=1)
-    latest = executions(ssm, association_id)[0]
-    assert latest["ResourceCountByStatus"] == "{Success=2}"
+    assert executions(ssm, association_id)[0]["ResourceCountByStatus"] == "{Success=2}"
     assert first != later
 
 

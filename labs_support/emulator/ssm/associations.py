@@ -4,8 +4,10 @@ https://docs.aws.amazon.com/systems-manager/latest/userguide/state-manager-about
 https://docs.aws.amazon.com/systems-manager/latest/userguide/state-manager-associations-creating.html
 - An association binds a document (and its parameters) to targets (InstanceIds, tag:<key>, tag-key, or
   InstanceIds=* for every managed node) with an optional schedule: cron or rate, rate at least 30 minutes.
-- It runs when created (or updated) unless ApplyOnlyAtCronInterval is true, then at every scheduled time, on
-  the nodes its targets match *at that time* (a node tagged later is picked up), under MaxConcurrency/MaxErrors.
+- It runs when created (or updated) unless ApplyOnlyAtCronInterval is true (cron schedules only), then at every
+  scheduled time, on the nodes its targets match *at that time*, under MaxConcurrency (default 100%) and
+  MaxErrors; and when target changes are detected: a node that newly matches runs it at the next check-in
+  (the next Systems Manager call here).
 - Each run is an association execution with one target result per node; the association's overview and every
   node's "Association" compliance (ComplianceSeverity, SyncCompliance AUTO) follow the latest run.
 - A node that drifted (a stopped service, a removed package) is corrected when the document runs again: that
@@ -135,10 +137,11 @@ def _check(fleet: FleetBackend, request: dict[str, Any]) -> None:
             schedule.parse(request["ScheduleExpression"], minimum=MINIMUM_RATE)
         except schedule.ScheduleError as error:
             raise run_command.InvalidTarget("InvalidSchedule", str(error)) from None
-    if request.get("ApplyOnlyAtCronInterval") and not request.get("ScheduleExpression"):
+    if request.get("ApplyOnlyAtCronInterval") and not str(request.get("ScheduleExpression") or "").startswith("cron("):
+        # CreateAssociation: ApplyOnlyAtCronInterval "isn't supported for rate expressions" (API reference)
         raise run_command.InvalidTarget(
-            "InvalidSchedule",
-            "ApplyOnlyAtCronInterval needs a schedule expression.",  # wording ours
+            "ValidationException",
+            "ApplyOnlyAtCronInterval is supported only with a cron schedule expression.",  # wording ours
         )
     if not request.get("Targets") and not request.get("InstanceId"):
         raise run_command.InvalidTarget("ValidationException", "Either InstanceId or Targets must be specified.")
@@ -191,17 +194,32 @@ def _schedule(fleet: FleetBackend, association: Association, now: datetime, firs
     schedule.add_job(fleet, schedule.Job(association.association_id, next_due, run))
 
 
+def apply_to_new_targets(fleet: FleetBackend) -> None:
+    """AWS also runs an association "when target changes are detected" (CreateAssociation, ApplyOnlyAtCronInterval):
+    an online node that matches the targets and has never run this version of it gets its own execution now."""
+    for association in list(fleet.associations.values()):
+        if association.request.get("ApplyOnlyAtCronInterval") or not association.executions:
+            continue
+        done = {
+            t["ResourceId"] for e in association.executions if e.version == str(association.version) for t in e.targets
+        }
+        nodes = run_command.select(fleet.managed_nodes(), association.targets)
+        new = [n[0].id for n in nodes if n[2] and n[0].id not in done]
+        if new:
+            execute(fleet, association, clock.now(), only=new)
+
+
 def run_once(fleet: FleetBackend, association: Association) -> None:
     """StartAssociationsOnce: run now, keeping the schedule."""
     execute(fleet, association, clock.now())
 
 
-def execute(fleet: FleetBackend, association: Association, due: datetime) -> Execution:
-    """One association run at `due`, on the nodes the targets match then."""
+def execute(fleet: FleetBackend, association: Association, due: datetime, only: list[str] | None = None) -> Execution:
+    """One association run at `due`, on the nodes the targets match then (or only the nodes named)."""
     execution = Execution(str(uuid.uuid4()), str(association.version), due)
     association.executions.append(execution)
     nodes = run_command.select(fleet.managed_nodes(), association.targets)
-    online = [n for n in nodes if n[2]]
+    online = [n for n in nodes if n[2] and (only is None or n[0].id in only)]
     if not online:
         execution.status, execution.detailed_status = "Success", "Success"  # nothing to do (wording: AWS's "Success")
         return execution
@@ -210,7 +228,7 @@ def execute(fleet: FleetBackend, association: Association, due: datetime) -> Exe
         "DocumentVersion": association.request.get("DocumentVersion"),
         "Parameters": association.request.get("Parameters") or {},
         "InstanceIds": [n[0].id for n in online],
-        "MaxConcurrency": association.request.get("MaxConcurrency") or "50",
+        "MaxConcurrency": association.request.get("MaxConcurrency") or "100%",  # CreateAssociation's default
         "MaxErrors": association.request.get("MaxErrors") or "0",
         "Comment": f"State Manager association {association.association_id}",
     }
@@ -337,6 +355,8 @@ _FIELDS = (
 
 def install() -> None:
     from . import api
+
+    schedule.AFTER_CATCH_UP.append(apply_to_new_targets)
 
     def find(self: Any, fleet: FleetBackend) -> Association:
         association_id = api.param(self, "AssociationId")

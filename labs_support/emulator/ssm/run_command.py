@@ -9,8 +9,9 @@ https://docs.aws.amazon.com/systems-manager/latest/userguide/run-command.html
   once with Status Pending, then invocations go InProgress and end Success / Failed / TimedOut / Cancelled
   under MaxConcurrency and MaxErrors (rate_control.py).
 - Command statuses and details: https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html
-- Output: the first 24,000 characters in GetCommandInvocation, 2,500 in ListCommandInvocations(Details),
-  everything in S3 when OutputS3BucketName is given (key prefix/command-id/instance-id/plugin/stdout|stderr).
+- Output: the first 24,000 characters of stdout (8,000 of stderr) in GetCommandInvocation, 2,500 in
+  ListCommandInvocations(Details), everything in S3 when OutputS3BucketName is given (key
+  prefix/command-id/instance-id/plugin/stdout|stderr).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .backend import FleetBackend
 from .documents_run import ParameterError, PluginResult, RunContext, content_of, resolve_parameters, run_document
 
 GET_OUTPUT_LIMIT = 24000
+GET_ERROR_LIMIT = 8000
 LIST_OUTPUT_LIMIT = 2500
 AGENT_PICKUP_SECONDS = 1.0  # the agent polls for work; a command starts a moment after it is sent
 
@@ -215,9 +217,9 @@ def get_invocation_to_api(inv: Invocation, plugin_name: str | None) -> dict[str,
         "Status": plugin.status if plugin else inv.status,
         "StatusDetails": plugin.status_details if plugin else inv.status_details,
         "StandardOutputContent": stdout[:GET_OUTPUT_LIMIT],
-        "StandardOutputUrl": inv.s3_url(plugin.name, "stdout") if plugin else "",
-        "StandardErrorContent": stderr[:GET_OUTPUT_LIMIT],
-        "StandardErrorUrl": inv.s3_url(plugin.name, "stderr") if plugin else "",
+        "StandardOutputUrl": inv.s3_url((plugin or plugins[0]).name, "stdout") if plugins else "",
+        "StandardErrorContent": stderr[:GET_ERROR_LIMIT],
+        "StandardErrorUrl": inv.s3_url((plugin or plugins[0]).name, "stderr") if plugins else "",
         "CloudWatchOutputConfig": c.cloudwatch_output or {"CloudWatchOutputEnabled": False},
     }
 

@@ -147,6 +147,8 @@ class Job:
 
 
 _catching_up = threading.local()
+# called after the due jobs on every catch-up (State Manager's "target changes are detected")
+AFTER_CATCH_UP: list[Callable[[Any], None]] = []
 
 
 def catch_up(fleet: Any) -> None:
@@ -161,6 +163,8 @@ def catch_up(fleet: Any) -> None:
                 jobs = getattr(fleet, "jobs", {})
                 due = [j for j in jobs.values() if j.next_due is not None and j.next_due <= now]
                 if not due:
+                    for hook in AFTER_CATCH_UP:
+                        hook(fleet)
                     return
                 job = min(due, key=lambda j: (j.next_due, j.key))
                 ran_at = job.next_due
