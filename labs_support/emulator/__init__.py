@@ -43,10 +43,11 @@ def install() -> None:
     sts.install()
     cloudformation.install()
     parameter_store.install()
-    from . import ec2_instances, ssm
+    from . import ec2_instances, events_targets, ssm
 
     ec2_instances.install()
     ssm.install()
+    events_targets.install()
     from . import autoscaling, imagebuilder
 
     autoscaling.install()
