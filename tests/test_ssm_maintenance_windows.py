@@ -34,15 +34,7 @@ def sb() -> Iterator[Sandbox]:
     """A fast lab clock and an instance profile that makes instances managed nodes."""
     sandbox = labs_support.start_sandbox()
     sandbox.lab_clock_speed = 60_000
-    iam = sandbox.client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-    }
-    iam.create_role(RoleName=PROFILE, AssumeRolePolicyDocument=json.dumps(trust))
-    iam.attach_role_policy(RoleName=PROFILE, PolicyArn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
-    iam.create_instance_profile(InstanceProfileName=PROFILE)
-    iam.add_role_to_instance_profile(InstanceProfileName=PROFILE, RoleName=PROFILE)
+    labs_support.ssm_instance_profile(sandbox, PROFILE)
     yield sandbox
     sandbox.stop()
 

@@ -201,25 +201,7 @@ def deregister_default_host_management_configuration(self: SimpleSystemManagerRe
 # -- Run Command ---------------------------------------------------------------------------------------------
 def send_command(self: SimpleSystemManagerResponse) -> dict[str, Any]:
     fleet_backend = backend_of(self)
-    request = {
-        k: param(self, k)
-        for k in (
-            "InstanceIds",
-            "Targets",
-            "DocumentName",
-            "DocumentVersion",
-            "Comment",
-            "Parameters",
-            "TimeoutSeconds",
-            "MaxConcurrency",
-            "MaxErrors",
-            "OutputS3BucketName",
-            "OutputS3KeyPrefix",
-            "ServiceRoleArn",
-            "NotificationConfig",
-            "CloudWatchOutputConfig",
-        )
-    }
+    request = {k: param(self, k) for k in run_command.SEND_COMMAND_FIELDS}
     try:
         command = run_command.send(fleet_backend, request)
     except run_command.InvalidTarget as error:

@@ -29,6 +29,7 @@ from .. import clock
 from . import automation_engine as engine
 from . import automation_model as model
 from .api import SsmError, backend_of, page, param, register
+from .automation_actions import BRANCH_OPERATORS
 from .backend import FleetBackend
 
 # The actions of the Automation runbook language (automation-actions.html); the sandbox runs those in
@@ -57,19 +58,6 @@ AWS_ACTIONS = {
     "aws:sleep",
     "aws:updateVariable",
     "aws:waitForAwsResourceProperty",
-}
-_BRANCH_OPERATORS = {
-    "StringEquals",
-    "EqualsIgnoreCase",
-    "StartsWith",
-    "EndsWith",
-    "Contains",
-    "NumericEquals",
-    "NumericGreater",
-    "NumericLesser",
-    "NumericGreaterOrEquals",
-    "NumericLesserOrEquals",
-    "BooleanEquals",
 }
 
 
@@ -426,7 +414,7 @@ def _choice_ok(choice: dict[str, Any]) -> bool:
         return isinstance(parts, list) and all(isinstance(p, dict) and _choice_ok(p) for p in parts)
     if "Not" in choice:
         return isinstance(choice["Not"], dict) and _choice_ok(choice["Not"])
-    return "Variable" in choice and any(op in choice for op in _BRANCH_OPERATORS)
+    return "Variable" in choice and any(op in choice for op in BRANCH_OPERATORS)
 
 
 def _parse_content(text: str, document_format: str) -> Any:

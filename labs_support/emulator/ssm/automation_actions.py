@@ -300,26 +300,10 @@ def create_image(ctx: Context, inputs: dict[str, Any]) -> Outcome:
 
 
 # -- aws:runCommand -----------------------------------------------------------------------------------------------
-_SEND_COMMAND_INPUTS = (
-    "DocumentName",
-    "DocumentVersion",
-    "InstanceIds",
-    "Targets",
-    "Parameters",
-    "Comment",
-    "TimeoutSeconds",
-    "MaxConcurrency",
-    "MaxErrors",
-    "OutputS3BucketName",
-    "OutputS3KeyPrefix",
-    "ServiceRoleArn",
-    "NotificationConfig",
-    "CloudWatchOutputConfig",
-)
 
 
 def run_command_step(ctx: Context, inputs: dict[str, Any]) -> Outcome:
-    request = {k: inputs.get(k) for k in _SEND_COMMAND_INPUTS}
+    request = {k: inputs.get(k) for k in run_command.SEND_COMMAND_FIELDS}
     if request["InstanceIds"] is not None:
         request["InstanceIds"] = _strings(request["InstanceIds"])
     ctx.authorize("ssm", "SendCommand")
@@ -353,7 +337,7 @@ def run_command_step(ctx: Context, inputs: dict[str, Any]) -> Outcome:
 
 
 # -- aws:branch ----------------------------------------------------------------------------------------------------
-_OPERATORS = (
+BRANCH_OPERATORS = (
     "StringEquals",
     "EqualsIgnoreCase",
     "StartsWith",
@@ -384,7 +368,7 @@ def _choice_holds(choice: dict[str, Any]) -> bool:
     if "Not" in choice:
         return not _choice_holds(choice["Not"])
     variable = choice.get("Variable")
-    for operator in _OPERATORS:
+    for operator in BRANCH_OPERATORS:
         if operator in choice:
             return _compare(operator, variable, choice[operator])
     raise StepFailure(

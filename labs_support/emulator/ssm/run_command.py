@@ -27,6 +27,23 @@ from . import rate_control
 from .backend import FleetBackend
 from .documents_run import ParameterError, PluginResult, RunContext, content_of, resolve_parameters, run_document
 
+# SendCommand's request members the sandbox reads (Run Command, and Automation's aws:runCommand inputs)
+SEND_COMMAND_FIELDS = (
+    "DocumentName",
+    "DocumentVersion",
+    "InstanceIds",
+    "Targets",
+    "Parameters",
+    "Comment",
+    "TimeoutSeconds",
+    "MaxConcurrency",
+    "MaxErrors",
+    "OutputS3BucketName",
+    "OutputS3KeyPrefix",
+    "ServiceRoleArn",
+    "NotificationConfig",
+    "CloudWatchOutputConfig",
+)
 GET_OUTPUT_LIMIT = 24000
 GET_ERROR_LIMIT = 8000
 LIST_OUTPUT_LIMIT = 2500
