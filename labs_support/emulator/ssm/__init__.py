@@ -5,7 +5,7 @@ Parameter Store). See design.md, "A Systems Manager fleet".
 Modules: hosts.py / shell.py (the simulated machines), fleet.py (managed-node prerequisites), documents.py
 (AWS-owned documents), documents_run.py (running a document's steps), rate_control.py (MaxConcurrency /
 MaxErrors), run_command.py, schedule.py (lab-clock schedules), backend.py (state), api.py (the actions), compliance.py,
-associations.py (State Manager), inventory.py, patching.py, maintenance_windows.py, automation.py.
+associations.py (State Manager), inventory.py, patching.py + patching_api.py, maintenance_windows.py, automation*.py.
 """
 
 from __future__ import annotations
