@@ -420,3 +420,18 @@ def test_patching_in_a_window_uses_the_window_execution_as_snapshot_id(ssm: Any,
     state = ssm.describe_instance_patch_states(InstanceIds=[node])["InstancePatchStates"][0]
     assert state["SnapshotId"] == execution["WindowExecutionId"]
     assert state["OperationStartTime"] >= execution["StartTime"]
+
+
+def test_registered_tasks_are_described_with_their_type(ssm: Any) -> None:
+    """DescribeMaintenanceWindowTasks names the task type "Type"; GetMaintenanceWindowTask names it "TaskType"
+    (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_MaintenanceWindowTask.html)."""
+    window_id = window(ssm, schedule="rate(7 days)")
+    try:
+        target_id = target(ssm, window_id, "describe-type")
+        task_id = shell_task(ssm, window_id, target_id, ["true"])
+        [described] = ssm.describe_maintenance_window_tasks(WindowId=window_id)["Tasks"]
+        assert described["Type"] == "RUN_COMMAND"
+        got = ssm.get_maintenance_window_task(WindowId=window_id, WindowTaskId=task_id)
+        assert got["TaskType"] == "RUN_COMMAND"
+    finally:
+        ssm.delete_maintenance_window(WindowId=window_id)

@@ -780,7 +780,10 @@ def install() -> None:
     def describe_maintenance_window_tasks(self: Any) -> dict[str, Any]:
         fleet = api.backend_of(self)
         window = window_of(fleet, api.param(self, "WindowId"))
-        found = [task_body(t) for t in window.tasks.values()]
+        # DescribeMaintenanceWindowTasks' MaintenanceWindowTask calls the task type "Type" (Get...Task: "TaskType")
+        found = [
+            {("Type" if k == "TaskType" else k): v for k, v in task_body(t).items()} for t in window.tasks.values()
+        ]
         for f in api.param(self, "Filters") or []:
             key, values = f["Key"], f.get("Values") or []
             field_name = {"WindowTaskId": "WindowTaskId", "TaskArn": "TaskArn", "Priority": "Priority"}.get(key, key)
