@@ -15,6 +15,7 @@ A notebook needs only these names:
     ls.launch_fleet(sb, 10, tags={"Role": "web"}, instance_profile=ls.ssm_instance_profile(sb))  # EC2 fleet
     ls.wait_for_command(ssm, command_id), ls.fleet_status(ssm)   # Run Command: wait, and picture the fleet
     ls.why_not_managed(sb, "i-..."), ls.fast_forward(minutes=30)  # managed-node checks; lab time passes
+    ls.maintenance_window_timeline(ssm, execution_id), ls.patch_compliance(ssm)  # a window run; patch compliance
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .fleet_views import (
     why_not_managed,
 )
 from .overview import course_map, environment_check, exam_at_a_glance
+from .patching_views import maintenance_window_timeline, patch_compliance
 from .pictures import stack_timeline, stack_tree
 from .progress import PROGRESS_ENV_VAR, dashboard
 from .quizzes import show_quiz as quiz
@@ -62,6 +64,8 @@ __all__ = [
     "fast_forward",
     "fleet_status",
     "launch_fleet",
+    "maintenance_window_timeline",
+    "patch_compliance",
     "quiz",
     "scp_decision",
     "solution",
