@@ -16,6 +16,8 @@ A notebook needs only these names:
     ls.wait_for_command(ssm, command_id), ls.fleet_status(ssm)   # Run Command: wait, and picture the fleet
     ls.why_not_managed(sb, "i-..."), ls.fast_forward(minutes=30)  # managed-node checks; lab time passes
     ls.maintenance_window_timeline(ssm, execution_id), ls.patch_compliance(ssm)  # a window run; patch compliance
+    ls.emit_ec2_state_change("i-..."), ls.automation_invocations("rule")  # AWS's events, played by the sandbox
+    ls.watch_instance_refresh(asg, "web")  # poll an Auto Scaling instance refresh to its end, and picture it
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .fleet_views import (
     wait_for_command,
     why_not_managed,
 )
+from .immutable_views import automation_invocations, emit_aws_event, emit_ec2_state_change, watch_instance_refresh
 from .overview import course_map, environment_check, exam_at_a_glance
 from .patching_views import maintenance_window_timeline, patch_compliance
 from .pictures import stack_timeline, stack_tree
@@ -54,11 +57,14 @@ friendly.install()
 __all__ = [
     "PROGRESS_ENV_VAR",
     "Sandbox",
+    "automation_invocations",
     "check",
     "course_map",
     "current_sandbox",
     "dashboard",
     "drift_report",
+    "emit_aws_event",
+    "emit_ec2_state_change",
     "environment_check",
     "exam_at_a_glance",
     "fast_forward",
@@ -78,5 +84,6 @@ __all__ = [
     "start_sandbox",
     "wait_for_command",
     "wait_for_stack_set_operation",
+    "watch_instance_refresh",
     "why_not_managed",
 ]

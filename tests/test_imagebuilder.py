@@ -509,3 +509,52 @@ def test_an_image_used_as_a_recipes_parent_cannot_be_deleted(ib: Any, base: dict
     )["imageRecipeArn"]
     assert api_error(ib.delete_image, imageBuildVersionArn=image["arn"])[0] == "ResourceDependencyException"
     assert build(ib, base, child)["state"]["status"] == "AVAILABLE"
+
+
+def test_instances_from_a_golden_ami_start_with_what_its_components_installed(sb: Sandbox) -> None:
+    """The AMI is a snapshot of the build instance after its components ran
+    (https://docs.aws.amazon.com/imagebuilder/latest/userguide/how-image-builder-works.html); with a launch
+    template carrying an instance profile, the new instances are managed nodes that already run nginx."""
+    import labs_support as ls
+
+    ib, ec2, ssm = sb.client("imagebuilder"), sb.client("ec2"), sb.client("ssm")
+    parent = ssm.get_parameter(Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")
+    data = (
+        "name: nginx\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n      - name: install\n"
+        "        action: ExecuteBash\n        inputs:\n          commands:\n            - dnf install -y nginx\n"
+        "            - systemctl enable nginx\n"
+    )
+    component = ib.create_component(name="golden-nginx", semanticVersion="1.0.0", platform="Linux", data=data)
+    recipe = ib.create_image_recipe(
+        name="golden-nginx",
+        semanticVersion="1.0.0",
+        parentImage=parent["Parameter"]["Value"],
+        components=[{"componentArn": component["componentBuildVersionArn"]}],
+    )
+    profile = ls.ssm_instance_profile(sb, "golden-build")
+    infra = ib.create_infrastructure_configuration(name="golden-nginx", instanceProfileName=profile)
+    arn = ib.create_image(
+        imageRecipeArn=recipe["imageRecipeArn"], infrastructureConfigurationArn=infra["infrastructureConfigurationArn"]
+    )["imageBuildVersionArn"]
+    image, _ = wait_for_image(ib, arn)
+    assert image["state"]["status"] == "AVAILABLE"
+    ami = image["outputResources"]["amis"][0]["image"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName="golden-nginx",
+        LaunchTemplateData={
+            "ImageId": ami,
+            "IamInstanceProfile": {"Name": profile},
+            "MetadataOptions": {"HttpTokens": "required"},
+        },
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    instance_id = ec2.run_instances(LaunchTemplate={"LaunchTemplateId": template}, MinCount=1, MaxCount=1)["Instances"][
+        0
+    ]["InstanceId"]
+    sent = ssm.send_command(
+        InstanceIds=[instance_id],
+        DocumentName="AWS-RunShellScript",
+        Parameters={"commands": ["rpm -q nginx", "systemctl is-enabled nginx"]},
+    )["Command"]
+    ls.wait_for_command(ssm, sent["CommandId"])
+    output = ssm.get_command_invocation(CommandId=sent["CommandId"], InstanceId=instance_id)["StandardOutputContent"]
+    assert output == "nginx-1.24.0.x86_64\nenabled\n"

@@ -386,3 +386,40 @@ def test_register_default_host_management_configuration_service_managed(sb: Sand
     setting = ssm2.get_service_setting(SettingId="/ssm/managed-instance/default-ec2-instance-management-role")
     assert setting["ServiceSetting"]["SettingValue"] == "$None"
     assert managed(ssm2) == {node: "ConnectionLost"}
+
+
+def test_launch_template_instance_profile_reaches_auto_scaling_instances(
+    sb: Sandbox, ssm: Any, ec2: Any, profile: str
+) -> None:
+    """A launch template's IamInstanceProfile and MetadataOptions apply to every instance it launches, including
+    Auto Scaling's (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RequestLaunchTemplateData.html):
+    the group's instances are managed nodes."""
+    image = ssm.get_parameter(Name=ls.fleet_views.AL2023_PARAMETER)["Parameter"]["Value"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName="managed-asg",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "t3.micro",
+            "IamInstanceProfile": {"Name": profile},
+            "MetadataOptions": {"HttpTokens": "required"},
+        },
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    asg = sb.client("autoscaling")
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="managed-asg",
+        MinSize=2,
+        MaxSize=2,
+        DesiredCapacity=2,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        AvailabilityZones=["us-east-1a"],
+    )
+    ids = [
+        i["InstanceId"]
+        for i in asg.describe_auto_scaling_groups(AutoScalingGroupNames=["managed-asg"])["AutoScalingGroups"][0][
+            "Instances"
+        ]
+    ]
+    nodes = managed(ssm)
+    assert len(ids) == 2 and all(nodes.get(i) == "Online" for i in ids)
+    described = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    assert {i["MetadataOptions"]["HttpTokens"] for r in described for i in r["Instances"]} == {"required"}

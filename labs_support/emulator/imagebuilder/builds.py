@@ -96,10 +96,13 @@ def _build(backend: Any, image: Image) -> None:
     _stage(backend, image, "BUILDING")
     parent = _parent_ami(backend, image)
     components = _components(backend, image)
+    image.build_host = _build_host(image, parent)
     for component in components:
         if component.type == "BUILD":
             for phase in ("build", "validate"):
                 _run_phase(component, phase, "BUILDING")
+                if phase == "build":
+                    _apply_on_host(image.build_host, component)
     if image.tests.get("imageTestsEnabled", True):
         _stage(backend, image, "TESTING")
         for component in components:
@@ -107,6 +110,33 @@ def _build(backend: Any, image: Image) -> None:
     _stage(backend, image, "DISTRIBUTING")
     _distribute(backend, image, parent)
     _stage(backend, image, "INTEGRATING")
+
+
+def _build_host(image: Image, parent: Any) -> Any:
+    """The build instance's simulated host: the parent image as it boots (ssm/hosts.py)."""
+    from moto.ec2.models import ec2_backends
+
+    from ..ssm import hosts
+
+    return hosts.host_from_image(ec2_backends[image.account][image.region], parent.id, f"build-{image.build}")
+
+
+def _apply_on_host(host: Any, component: Component) -> None:
+    """Run the build phase's ExecuteBash/ExecutePowerShell commands on the build host for what they change
+    (packages, files, services): the AMI keeps it. Only the documented trigger fails a build (documents.py)."""
+    from ..ssm import shell
+
+    for phase in component.document["phases"]:
+        if phase["name"] != "build":
+            continue
+        for step in phase["steps"]:
+            if step.get("action") not in ("ExecuteBash", "ExecutePowerShell"):
+                continue
+            inputs = step.get("inputs") or {}
+            for block in inputs if isinstance(inputs, list) else [inputs]:
+                commands = block.get("commands") if isinstance(block, dict) else None
+                if commands:
+                    shell.run(host, [str(c) for c in (commands if isinstance(commands, list) else [commands])])
 
 
 def _parent_ami(backend: Any, image: Image) -> Any:
@@ -199,8 +229,12 @@ def _distribute_region(
     accounts = [image.account, *[a for a in conf.get("targetAccountIds") or [] if a != image.account]]
     made: dict[str, str] = {}
     rows = []
+    from ..ssm import hosts
+
     for account in accounts:
         made[account] = _register_ami(account, region, parent, name, description, tags, conf.get("launchPermission"))
+        if getattr(image, "build_host", None) is not None:
+            hosts.remember_image_contents(made[account], image.build_host)  # instances start as the build left it
         row = {"region": region, "image": made[account], "name": name, "accountId": account}
         if description:
             row["description"] = description

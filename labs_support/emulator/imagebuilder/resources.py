@@ -224,6 +224,7 @@ class Image:
     amis: list[dict[str, Any]] = field(default_factory=list)
     created: datetime = field(default_factory=clock.now)
     cancel: threading.Event = field(default_factory=threading.Event)
+    build_host: Any = None  # the build instance's simulated host (ssm/hosts.py), baked into the AMIs
 
     @property
     def name(self) -> str:

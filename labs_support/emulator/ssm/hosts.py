@@ -4,7 +4,8 @@ moto's EC2 instances are records without an operating system. Systems Manager ac
 system, so each instance gets a small simulated host the first time Systems Manager looks at it: an OS
 derived from its AMI's name (Amazon Linux 2 / 2023, Ubuntu, RHEL, SUSE, Windows Server), the packages and
 services such a machine starts with, whether the SSM Agent is preinstalled, and its user data run once as
-cloud-init would at first boot (so a lab prepares hosts the way it would on AWS). The host is stored on
+cloud-init would at first boot (so a lab prepares hosts the way it would on AWS; its output goes to
+/var/log/cloud-init-output.log). The host is stored on
 moto's instance object, so it lives and dies with the instance and the sandbox.
 
 Which AMIs ship the agent: https://docs.aws.amazon.com/systems-manager/latest/userguide/ami-preinstalled-agent.html
@@ -142,9 +143,9 @@ def forget_images() -> None:
         _image_contents.clear()
 
 
-def _image_name(instance: Any) -> str | None:
+def _image_name(ec2_backend: Any, image_id: str) -> str | None:
     try:
-        images = instance.ec2_backend.describe_images(ami_ids=[instance.image_id])
+        images = ec2_backend.describe_images(ami_ids=[image_id])
     except Exception:  # the AMI was deregistered: the running instance keeps its OS, the name is gone
         return None
     return images[0].name if images else None
@@ -155,17 +156,26 @@ def host_for(instance: Any) -> Host:
     host: Host | None = getattr(instance, "_course_host", None)
     if host is not None:
         return host
+    host = host_from_image(instance.ec2_backend, instance.image_id, instance.id, lambda p: _computer_name(instance, p))
+    instance._course_host = host
+    _boot(instance, host)
+    return host
+
+
+def host_from_image(ec2_backend: Any, image_id: str, host_id: str, computer_name: Any = None) -> Host:
+    """A fresh host as an AMI boots it (no user data run): an image's own contents if the sandbox knows them
+    (golden images), else what its name says. Image Builder builds on one of these."""
     with _lock:
-        baked = _image_contents.get(instance.image_id)
-    profile = baked["profile"] if baked else profile_for_image_name(_image_name(instance))
+        baked = _image_contents.get(image_id)
+    profile = baked["profile"] if baked else profile_for_image_name(_image_name(ec2_backend, image_id))
     host = Host(
-        instance_id=instance.id,
+        instance_id=host_id,
         platform_type=profile.platform_type,
         platform_name=profile.platform_name,
         platform_version=profile.platform_version,
         package_manager=profile.package_manager,
         agent_version=None,
-        computer_name=_computer_name(instance, profile),
+        computer_name=computer_name(profile) if computer_name else f"build-{host_id}",
     )
     if baked:
         host.files = dict(baked["files"])
@@ -185,8 +195,6 @@ def host_for(instance: Any) -> Host:
         if profile.agent_version:
             host.install_agent()
             host.agent_version = profile.agent_version
-    instance._course_host = host
-    _boot(instance, host)
     return host
 
 
@@ -226,6 +234,7 @@ def _boot(instance: Any, host: Host) -> None:
     if script.startswith("#!") and not host.is_windows:
         result = shell.run(host, script)
         host.boot_log = result.stdout + result.stderr
+        host.files["/var/log/cloud-init-output.log"] = host.boot_log  # where cloud-init writes a script's output
     elif host.is_windows and "<powershell>" in script:
         body = script.split("<powershell>", 1)[1].split("</powershell>", 1)[0]
         result = shell.run(host, body)

@@ -424,11 +424,12 @@ def _service_verb(sh: _Interpreter, verb: str, unit: str) -> _Out:
     elif verb == "stop":
         service.running = False
     elif verb == "enable":
-        service.enabled = True
-        return _Out(0, "", f"Created symlink /etc/systemd/system/multi-user.target.wants/{unit}.service.\n")
+        was, service.enabled = service.enabled, True
+        note = "" if was else f"Created symlink /etc/systemd/system/multi-user.target.wants/{unit}.service.\n"
+        return _Out(0, "", note)
     elif verb == "disable":
-        service.enabled = False
-        return _Out(0, "", f"Removed /etc/systemd/system/multi-user.target.wants/{unit}.service.\n")
+        was, service.enabled = service.enabled, False
+        return _Out(0, "", f"Removed /etc/systemd/system/multi-user.target.wants/{unit}.service.\n" if was else "")
     elif verb == "status":
         state = "active (running)" if service.running else "inactive (dead)"
         enabled = "enabled" if service.enabled else "disabled"
