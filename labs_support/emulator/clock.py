@@ -61,12 +61,15 @@ class Aborted(Exception):
 def wait(event: threading.Event, lab_seconds: float) -> bool:
     """Wait for `event` for up to `lab_seconds` of lab time; True if it was set, False on timeout.
 
-    Sandbox time moves on by what the wait took on the lab clock. Raises Aborted when the sandbox is reset.
+    Sandbox time moves on to where the wait ends on the lab clock: waits that overlap (several worker threads
+    waiting at once) end where the longest ends, not at the sum of their lengths. Raises Aborted when the sandbox
+    is reset.
     """
     generation = _generation
     started = datetime.now(UTC)
     with _lock:
         _waits.add(event)
+        began = started + _offset  # sandbox time when the wait began
     try:
         happened = event.wait(lab_seconds / _speed)
     finally:
@@ -75,8 +78,17 @@ def wait(event: threading.Event, lab_seconds: float) -> bool:
     if generation != _generation:
         raise Aborted
     real = (datetime.now(UTC) - started).total_seconds()
-    advance(lab_seconds if not happened else min(lab_seconds, real * _speed) - real)
+    _advance_to(began + timedelta(seconds=lab_seconds if not happened else min(lab_seconds, real * _speed)))
     return happened
+
+
+def _advance_to(moment: datetime) -> None:
+    """Move sandbox time forward to `moment` if it is not there yet."""
+    global _offset
+    with _lock:
+        current = datetime.now(UTC) + _offset
+        if moment > current:
+            _offset += moment - current
 
 
 def abort_waits() -> None:
