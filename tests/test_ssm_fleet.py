@@ -423,3 +423,23 @@ def test_launch_template_instance_profile_reaches_auto_scaling_instances(
     assert len(ids) == 2 and all(nodes.get(i) == "Online" for i in ids)
     described = ec2.describe_instances(InstanceIds=ids)["Reservations"]
     assert {i["MetadataOptions"]["HttpTokens"] for r in described for i in r["Instances"]} == {"required"}
+
+
+def test_run_command_ramps_up_to_max_concurrency(sb: Sandbox, ssm: Any, profile: str) -> None:
+    """Run Command sends to one node first, then two more, growing exponentially up to MaxConcurrency
+    ("Using concurrency controls", https://docs.aws.amazon.com/systems-manager/latest/userguide/send-commands-multiple.html)."""
+    ids = ls.launch_fleet(sb, 7, tags={"Role": "ramp"}, instance_profile=profile)
+    command = run(ssm, ["true"], InstanceIds=ids, MaxConcurrency="4")
+    started = sorted(
+        ssm.list_command_invocations(CommandId=command["CommandId"], Details=True)["CommandInvocations"],
+        key=lambda i: i["CommandPlugins"][0]["ResponseStartDateTime"],
+    )
+    rounds: list[int] = []
+    last = None
+    for invocation in started:
+        moment = invocation["CommandPlugins"][0]["ResponseStartDateTime"]
+        if last is None or (moment - last).total_seconds() > 0.5:
+            rounds.append(0)
+        rounds[-1] += 1
+        last = moment
+    assert rounds == [1, 2, 4]

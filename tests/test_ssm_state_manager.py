@@ -49,7 +49,10 @@ def profile(sb: Sandbox) -> str:
 
 def shell(ssm: Any, instance_ids: list[str], *commands: str) -> dict[str, str]:
     sent = ssm.send_command(
-        InstanceIds=instance_ids, DocumentName="AWS-RunShellScript", Parameters={"commands": list(commands)}
+        InstanceIds=instance_ids,
+        DocumentName="AWS-RunShellScript",
+        Parameters={"commands": list(commands)},
+        MaxErrors="100%",  # a look at every node, even where the check fails
     )["Command"]
     ls.wait_for_command(ssm, sent["CommandId"])
     return {

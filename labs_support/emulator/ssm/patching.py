@@ -42,8 +42,9 @@ Deterministic failures, for rate-control (MaxErrors) lessons:
 Create the file with user data or Run Command (`echo '[broken]' > /etc/yum.repos.d/broken.repo`).
 
 Simplifications: a patch is one package update (Linux) or one KB (Windows), with no dependencies and no
-superseding; NOT_APPLICABLE patches are listed on Windows only (Linux counts them); AvailableSecurityUpdateCount and
-UnreportedNotApplicableCount are always 0; InstallOverrideList and BaselineOverride are not read (Install with
+superseding; NOT_APPLICABLE is reported on Windows only, as AWS's compliance-state table says;
+AvailableSecurityUpdateCount and UnreportedNotApplicableCount are always 0; InstallOverrideList and
+BaselineOverride are not read (Install with
 either fails and says so; Scan ignores InstallOverrideList, as on AWS); DescribeEffectivePatchesForPatchBaseline
 answers for Windows baselines only, as on AWS.
 """
@@ -636,8 +637,8 @@ def patch_reports(
             reports.append(PatchReport(update, title, state, level, when))
         elif verdict.approved:
             if not _applicable(host, update):
-                not_applicable += 1
-                if host.is_windows:
+                if host.is_windows:  # "only reported on Windows Server operating systems" (compliance states)
+                    not_applicable += 1
                     reports.append(PatchReport(update, title, "NOT_APPLICABLE", verdict.compliance_level, None))
                 continue
             state = "FAILED" if update.uid in failed else "MISSING"

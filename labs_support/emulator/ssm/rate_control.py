@@ -2,7 +2,9 @@
 
 https://docs.aws.amazon.com/systems-manager/latest/userguide/send-commands-velocity.html
 - MaxConcurrency: how many targets run at once, a number or a percentage of the targets (default 50).
-  A percentage is worked out on the number of targets and is at least 1.
+  A percentage is worked out on the number of targets and is at least 1. Run Command does not start at full
+  concurrency: it sends the command to one target, waits for it to finish, then sends it to two more, and grows
+  exponentially up to MaxConcurrency ("Using concurrency controls", same page).
 - MaxErrors: how many errors are allowed before the system stops sending the command to more targets
   (default 0). A percentage is worked out on the number of targets. The count is checked as invocations finish,
   so up to MaxConcurrency - 1 more may fail after the threshold is passed: those already running carry on.
@@ -91,12 +93,15 @@ def run(
     cancelled: threading.Event,
     skip: Callable[[Any, str], None],
     timeline: Timeline | None = None,
+    ramp_up: bool = False,
 ) -> str:
     """Run `start` on each target under rate control; returns 'Success', 'Failed' (errors passed the
     threshold), 'Cancelled' or 'Incomplete' (some failed, but never more than MaxErrors).
 
     `start` does the work and says how long it takes; `finish` is called when its lab time has passed; `skip`
-    gets every target that never started, with the reason ('Cancelled' or 'Failed').
+    gets every target that never started, with the reason ('Cancelled' or 'Failed'). With `ramp_up` (Run Command)
+    the window opens as AWS describes it: one target first, then two more once it has finished, growing
+    exponentially up to MaxConcurrency.
     """
     timeline = timeline or Timeline()
     pending = list(targets)
@@ -107,7 +112,11 @@ def run(
     stopped = False
     order = 0
     while pending or running:
-        while pending and len(running) < max_concurrency and not stopped:
+        allowed = max_concurrency
+        if ramp_up:  # 1 until the first finishes, then 2, 4, 8 ... as 1, 3, 7 ... have finished
+            finished = order - len(running)
+            allowed = min(max_concurrency, 1 << (finished + 1).bit_length() - 1)
+        while pending and len(running) < allowed and not stopped:
             target = pending.pop(0)
             outcome = start(target)
             order += 1

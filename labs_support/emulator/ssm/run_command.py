@@ -486,7 +486,9 @@ def _execute(
             inv.status_details = "Terminated"
 
     try:
-        result = rate_control.run(list(by_id), concurrency, max_errors, start, finish, command.cancel, skip, timeline)
+        result = rate_control.run(
+            list(by_id), concurrency, max_errors, start, finish, command.cancel, skip, timeline, ramp_up=True
+        )
     except clock.Aborted:
         return
     delivery_timeouts = command.counts()["DeliveryTimedOutCount"]
