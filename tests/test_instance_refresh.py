@@ -30,11 +30,6 @@ def asg(sb: Sandbox) -> Any:
 
 
 @pytest.fixture(scope="module")
-def ec2(sb: Sandbox) -> Any:
-    return sb.client("ec2")
-
-
-@pytest.fixture(scope="module")
 def amis(ec2: Any) -> list[str]:
     return [i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"][:2]]
 

@@ -39,26 +39,6 @@ def sb() -> Iterator[Sandbox]:
     sandbox.stop()
 
 
-@pytest.fixture(scope="module")
-def ssm(sb: Sandbox) -> Any:
-    return sb.client("ssm")
-
-
-@pytest.fixture(scope="module")
-def ec2(sb: Sandbox) -> Any:
-    return sb.client("ec2")
-
-
-@pytest.fixture(scope="module")
-def iam(sb: Sandbox) -> Any:
-    return sb.client("iam")
-
-
-@pytest.fixture(scope="module")
-def profile(sb: Sandbox) -> str:
-    return ls.ssm_instance_profile(sb)
-
-
 def finished(ssm: Any, execution_id: str, patience: float = 60.0) -> dict[str, Any]:
     """The execution once it has ended (polls GetAutomationExecution, as a script would)."""
     deadline = time.monotonic() + patience

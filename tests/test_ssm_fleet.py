@@ -9,8 +9,6 @@ import json
 import time
 from typing import Any
 
-import pytest
-
 import labs_support as ls
 import labs_support.fleet_views
 from labs_support.sandbox import Sandbox
@@ -18,21 +16,6 @@ from tests.aws_errors import api_error
 
 RHEL_AMI = "ami-bb9a6bc2"  # RHEL-7.4: no SSM Agent preinstalled
 WINDOWS_AMI = "ami-b7e93bce"  # Windows_Server-2016-English-Full-Base
-
-
-@pytest.fixture(scope="module")
-def ssm(sb: Sandbox) -> Any:
-    return sb.client("ssm")
-
-
-@pytest.fixture(scope="module")
-def ec2(sb: Sandbox) -> Any:
-    return sb.client("ec2")
-
-
-@pytest.fixture(scope="module")
-def profile(sb: Sandbox) -> str:
-    return ls.ssm_instance_profile(sb)
 
 
 def managed(ssm: Any) -> dict[str, str]:

@@ -112,6 +112,19 @@ def shell_task(
     )["WindowTaskId"]
 
 
+def patch_task(ssm: Any, window_id: str, tag: str, operation: str, concurrency: str, errors: str) -> str:
+    """An AWS-RunPatchBaseline task on the nodes tagged `tag`."""
+    return ssm.register_task_with_maintenance_window(
+        WindowId=window_id,
+        Targets=[{"Key": "WindowTargetIds", "Values": [target(ssm, window_id, tag)]}],
+        TaskArn="AWS-RunPatchBaseline",
+        TaskType="RUN_COMMAND",
+        MaxConcurrency=concurrency,
+        MaxErrors=errors,
+        TaskInvocationParameters={"RunCommand": {"Parameters": {"Operation": [operation]}}},
+    )["WindowTaskId"]
+
+
 def executions(ssm: Any, window_id: str) -> list[dict[str, Any]]:
     """The window's executions, oldest first."""
     found = ssm.describe_maintenance_window_executions(WindowId=window_id, MaxResults=100)["WindowExecutions"]
@@ -310,15 +323,7 @@ def test_a_task_stops_once_more_invocations_fail_than_max_errors_allows(ssm: Any
     tag = unique("broken")
     launch(sb, 10, tag, user_data="#!/bin/bash\necho '[broken]' > /etc/yum.repos.d/broken.repo\n")
     window_id = window(ssm)
-    ssm.register_task_with_maintenance_window(
-        WindowId=window_id,
-        Targets=[{"Key": "WindowTargetIds", "Values": [target(ssm, window_id, tag)]}],
-        TaskArn="AWS-RunPatchBaseline",
-        TaskType="RUN_COMMAND",
-        MaxConcurrency="10%",
-        MaxErrors="1",
-        TaskInvocationParameters={"RunCommand": {"Parameters": {"Operation": ["Install"]}}},
-    )
+    patch_task(ssm, window_id, tag, "Install", concurrency="10%", errors="1")
     fast_forward(HOUR + 60)
     [execution] = executions(ssm, window_id)
     assert (execution["Status"], execution["StatusDetails"]) == (
@@ -405,15 +410,7 @@ def test_patching_in_a_window_uses_the_window_execution_as_snapshot_id(ssm: Any,
     tag = unique("patch-window")
     [node] = launch(sb, 1, tag)
     window_id = window(ssm)
-    ssm.register_task_with_maintenance_window(
-        WindowId=window_id,
-        Targets=[{"Key": "WindowTargetIds", "Values": [target(ssm, window_id, tag)]}],
-        TaskArn="AWS-RunPatchBaseline",
-        TaskType="RUN_COMMAND",
-        MaxConcurrency="1",
-        MaxErrors="0",
-        TaskInvocationParameters={"RunCommand": {"Parameters": {"Operation": ["Scan"]}}},
-    )
+    patch_task(ssm, window_id, tag, "Scan", concurrency="1", errors="0")
     fast_forward(HOUR + 60)
     [execution] = executions(ssm, window_id)
     assert execution["Status"] == "SUCCESS"

@@ -42,11 +42,6 @@ def ssm(sb: Sandbox) -> Any:
     return ssm
 
 
-@pytest.fixture(scope="module")
-def profile(sb: Sandbox) -> str:
-    return ls.ssm_instance_profile(sb)
-
-
 def shell(ssm: Any, instance_ids: list[str], *commands: str) -> dict[str, str]:
     sent = ssm.send_command(
         InstanceIds=instance_ids,
