@@ -304,6 +304,9 @@ def start_sandbox(region: str = DEFAULT_REGION) -> Sandbox:
         from .emulator import clock
 
         clock.reset()
+        from .emulator.ssm import hosts
+
+        hosts.forget_images()  # AMI ids repeat in a new sandbox (seeded): no contents may carry over
         tmpdir = tempfile.TemporaryDirectory(prefix="labs-sandbox-")
         saved = _replace_env(tmpdir.name)
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region

@@ -426,3 +426,48 @@ def test_run_command_ramps_up_to_max_concurrency(sb: Sandbox, ssm: Any, profile:
         rounds[-1] += 1
         last = moment
     assert rounds == [1, 2, 4]
+
+
+def test_user_data_the_simulated_shell_cannot_run_does_not_break_the_launch(
+    sb: Sandbox, ssm: Any, profile: str
+) -> None:
+    """Whatever the user data holds, RunInstances answers (cloud-init's failures stay on the instance)."""
+    [instance_id] = ls.launch_fleet(sb, 1, instance_profile=profile, user_data="#!/bin/bash\nprintf '%z 50%'\n")
+    assert managed(ssm)[instance_id] == "Online"
+
+
+def test_get_command_invocation_of_a_never_sent_node_with_a_plugin_name(sb: Sandbox, ssm: Any, profile: str) -> None:
+    """A Terminated invocation has no plugin output; asking for a plugin answers, it does not crash."""
+    ids = ls.launch_fleet(sb, 2, instance_profile=profile)
+    command = run(ssm, ["exit 1"], InstanceIds=ids, MaxConcurrency="1")
+    result = ssm.get_command_invocation(
+        CommandId=command["CommandId"], InstanceId=ids[1], PluginName="aws:runShellScript"
+    )
+    assert result["StatusDetails"] == "Terminated" and result["StandardOutputContent"] == ""
+
+
+def test_max_concurrency_zero_is_refused(sb: Sandbox, ssm: Any, profile: str) -> None:
+    """MaxConcurrency must be at least 1 (or 1%): 0 and 0% are refused."""
+    [instance_id] = ls.launch_fleet(sb, 1, instance_profile=profile)
+    for value in ("0", "0%"):
+        code, _ = api_error(
+            ssm.send_command,
+            InstanceIds=[instance_id],
+            DocumentName="AWS-RunShellScript",
+            Parameters={"commands": ["true"]},
+            MaxConcurrency=value,
+        )
+        assert code == "ValidationException"
+
+
+def test_an_ami_made_with_create_image_keeps_the_instance_contents(
+    sb: Sandbox, ssm: Any, ec2: Any, profile: str
+) -> None:
+    """CreateImage copies the instance's disk: instances launched from the AMI have its agent and packages."""
+    [source] = ls.launch_fleet(sb, 1, instance_profile=profile)
+    run(ssm, ["dnf install -y htop"], InstanceIds=[source])
+    image_id = ec2.create_image(InstanceId=source, Name="with-htop")["ImageId"]
+    [copy] = ls.launch_fleet(sb, 1, image_id=image_id, instance_profile=profile)
+    command = run(ssm, ["rpm -q htop"], InstanceIds=[copy])
+    output = ssm.get_command_invocation(CommandId=command["CommandId"], InstanceId=copy)["StandardOutputContent"]
+    assert output == "htop-3.2.1.x86_64\n"

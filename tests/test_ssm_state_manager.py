@@ -285,3 +285,45 @@ def test_invalid_schedule_expressions_are_refused() -> None:
     for expression in ("rate(0 minutes)", "cron(61 * * * ? *)", "every day", "cron(0 2 * *)"):
         with pytest.raises(schedule.ScheduleError):
             schedule.parse(expression)
+
+
+def test_an_association_whose_document_is_gone_fails_its_run_and_nothing_else(
+    sb: Sandbox, ssm: Any, profile: str
+) -> None:
+    """A run that cannot start (its document was deleted) is a failed execution; every other call goes on."""
+    doc = {
+        "schemaVersion": "2.2",
+        "description": "short-lived",
+        "mainSteps": [{"action": "aws:runShellScript", "name": "s", "inputs": {"runCommand": ["true"]}}],
+    }
+    ssm.create_document(Name="Short-Lived", DocumentType="Command", Content=json.dumps(doc))
+    ls.launch_fleet(sb, 1, tags={"Tier": "gone"}, instance_profile=profile)
+    association_id = ssm.create_association(
+        Name="Short-Lived", Targets=[{"Key": "tag:Tier", "Values": ["gone"]}], ScheduleExpression="rate(30 minutes)"
+    )["AssociationDescription"]["AssociationId"]
+    assert executions(ssm, association_id)[0]["Status"] == "Success"
+    ssm.delete_document(Name="Short-Lived")
+    ls.fast_forward(minutes=30)
+    latest = executions(ssm, association_id)[0]
+    assert latest["Status"] == "Failed" and "Short-Lived" in latest["DetailedStatus"]
+    assert ssm.describe_instance_information()["InstanceInformationList"]
+    ssm.delete_association(AssociationId=association_id)
+
+
+def test_a_run_longer_than_the_interval_skips_the_occurrences_it_overlaps(sb: Sandbox, ssm: Any, profile: str) -> None:
+    """A 40-minute run on a 30-minute rate: the occurrence that falls during the run is skipped, not queued."""
+    doc = {
+        "schemaVersion": "2.2",
+        "description": "slow",
+        "mainSteps": [{"action": "aws:runShellScript", "name": "s", "inputs": {"runCommand": ["sleep 2400"]}}],
+    }
+    ssm.create_document(Name="Slow-Check", DocumentType="Command", Content=json.dumps(doc))
+    ls.launch_fleet(sb, 1, tags={"Tier": "slow"}, instance_profile=profile)
+    association_id = ssm.create_association(
+        Name="Slow-Check", Targets=[{"Key": "tag:Tier", "Values": ["slow"]}], ScheduleExpression="rate(30 minutes)"
+    )["AssociationDescription"]["AssociationId"]
+    assert len(executions(ssm, association_id)) == 1
+    ls.fast_forward(minutes=50)
+    found = executions(ssm, association_id)
+    assert len(found) == 2  # the 30-minute occurrence fell inside the first run; the 60-minute one ran
+    ssm.delete_association(AssociationId=association_id)

@@ -8,6 +8,8 @@ call must have it on every member.
 A launch template's IamInstanceProfile and MetadataOptions reach the instances it launches (moto 5.2.5 ignores
 them), whether RunInstances or Auto Scaling launches them.
 
+CreateImage records the instance's simulated contents for the new AMI (ssm/hosts.py), as a disk image would.
+
 A launched instance also boots its simulated host at once (ssm/hosts.py), and its SSM Agent registers if it
 can, as it would within seconds on AWS: an instance stopped right after launch is still a (ConnectionLost)
 managed node.
@@ -17,11 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from moto.ec2.models.amis import AmiBackend
 from moto.ec2.models.instances import InstanceBackend, MetadataOptions
 from moto.ec2.responses.instances import InstanceResponse
 
 _original_run_instances = InstanceResponse.run_instances
 _original_backend_run_instances = InstanceBackend.run_instances
+_original_create_image = AmiBackend.create_image
 
 
 def _run_instances(self: InstanceResponse) -> Any:
@@ -77,7 +81,18 @@ def _register(account_id: str, region: str, instances: list[Any]) -> None:
         refresh(instance, settings)  # the agent boots with the instance and registers at once if it can
 
 
+def _create_image(self: Any, instance_id: str, name: str, description: str, tag_specifications: Any) -> Any:
+    """CreateImage: the AMI is a copy of the instance's disk, so instances launched from it start as it was."""
+    ami = _original_create_image(self, instance_id, name, description, tag_specifications)
+    from .ssm import hosts
+
+    instance = self.get_instance(instance_id)
+    hosts.remember_image_contents(ami.id, hosts.host_for(instance))
+    return ami
+
+
 def install() -> None:
     """Replace InstanceResponse.run_instances and InstanceBackend.run_instances."""
     InstanceResponse.run_instances = _run_instances  # type: ignore[method-assign]
     InstanceBackend.run_instances = _backend_run_instances  # type: ignore[method-assign]
+    AmiBackend.create_image = _create_image  # type: ignore[method-assign]

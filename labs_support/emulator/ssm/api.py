@@ -41,7 +41,10 @@ def param(self: SimpleSystemManagerResponse, name: str, default: Any = None) -> 
 
 def page(items: list[Any], self: SimpleSystemManagerResponse, key: str, default_max: int = 50) -> dict[str, Any]:
     """Paginate a list as SSM does (NextToken is an index here)."""
-    start = int(self._get_param("NextToken") or 0)
+    try:
+        start = int(self._get_param("NextToken") or 0)
+    except ValueError:
+        raise SsmError("InvalidNextToken", "The specified token isn't valid.") from None
     size = int(self._get_param("MaxResults") or default_max)
     body: dict[str, Any] = {key: items[start : start + size]}
     if start + size < len(items):
@@ -224,7 +227,7 @@ def _command(fleet_backend: FleetBackend, command_id: str | None) -> run_command
 def list_commands(self: SimpleSystemManagerResponse) -> dict[str, Any]:
     fleet_backend = backend_of(self)
     command = _command(fleet_backend, param(self, "CommandId"))
-    commands = [command] if command else [c for c in reversed(fleet_backend.commands.values()) if not c.internal]
+    commands = [command] if command else [c for c in reversed(list(fleet_backend.commands.values())) if not c.internal]
     instance_id = param(self, "InstanceId")
     if instance_id:
         commands = [c for c in commands if instance_id in c.invocations]
@@ -239,9 +242,14 @@ def _command_filter(body: dict[str, Any], key: str, value: str) -> bool:
     if key == "DocumentName":
         return body["DocumentName"] == value
     if key in ("InvokedAfter", "InvokedBefore"):
-        from datetime import datetime
+        from datetime import UTC, datetime
 
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise SsmError("InvalidFilterValue", f"{value} is not a valid date and time.") from None  # wording ours
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
         return body["RequestedDateTime"] >= moment if key == "InvokedAfter" else body["RequestedDateTime"] <= moment
     return True
 
@@ -249,7 +257,7 @@ def _command_filter(body: dict[str, Any], key: str, value: str) -> bool:
 def list_command_invocations(self: SimpleSystemManagerResponse) -> dict[str, Any]:
     fleet_backend = backend_of(self)
     command = _command(fleet_backend, param(self, "CommandId"))
-    commands = [command] if command else [c for c in reversed(fleet_backend.commands.values()) if not c.internal]
+    commands = [command] if command else [c for c in reversed(list(fleet_backend.commands.values())) if not c.internal]
     instance_id = param(self, "InstanceId")
     details = bool(param(self, "Details", False))
     invocations = [

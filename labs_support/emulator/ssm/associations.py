@@ -186,8 +186,10 @@ def _schedule(fleet: FleetBackend, association: Association, now: datetime, firs
     def run(due: datetime) -> datetime | None:
         if association.association_id not in fleet.associations:
             return None
-        execute(fleet, association, due)
-        return parsed.next_after(due, anchor) if parsed else None
+        execution = execute(fleet, association, due)
+        ends = max((t["LastExecutionDate"] for t in execution.targets), default=due)
+        # an occurrence that falls while this run is still going is skipped, not queued
+        return parsed.next_after(max(due, ends), anchor) if parsed else None
 
     apply_now = first and not association.request.get("ApplyOnlyAtCronInterval")
     next_due = now if apply_now else (parsed.next_after(now, anchor) if parsed else None)
@@ -233,7 +235,11 @@ def execute(fleet: FleetBackend, association: Association, due: datetime, only: 
         "Comment": f"State Manager association {association.association_id}",
     }
     timeline = rate_control.Timeline(replay_from=due)
-    command = run_command.send(fleet, request, replay=timeline, internal=True)
+    try:
+        command = run_command.send(fleet, request, replay=timeline, internal=True)
+    except run_command.InvalidTarget as error:  # the document went away, or its parameters no longer fit
+        execution.status, execution.detailed_status = "Failed", error.message[:250] or error.code
+        return execution
     execution.command_id = command.command_id
     severity = association.request.get("ComplianceSeverity") or "UNSPECIFIED"
     failed = 0

@@ -97,7 +97,9 @@ def get_automation_execution(self: SimpleSystemManagerResponse) -> dict[str, Any
 
 def describe_automation_executions(self: SimpleSystemManagerResponse) -> dict[str, Any]:
     fleet = backend_of(self)
-    executions = sorted(fleet.automation_executions.values(), key=lambda e: e.started or datetime.min, reverse=True)
+    executions = sorted(
+        list(fleet.automation_executions.values()), key=lambda e: e.started or datetime.min, reverse=True
+    )
     for item in param(self, "Filters", []) or []:
         key, values = item["Key"], item.get("Values") or []
         executions = [e for e in executions if _execution_filter(e, key, values)]

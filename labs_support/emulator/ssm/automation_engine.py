@@ -121,7 +121,9 @@ def start(
             except rate_control.RateError as error:
                 raise AutomationError("ValidationException", str(error)) from None
     with fleet.lock:
-        running = sum(1 for e in fleet.automation_executions.values() if e.status not in TERMINAL and not e.is_parent)
+        running = sum(
+            1 for e in list(fleet.automation_executions.values()) if e.status not in TERMINAL and not e.is_parent
+        )
         if running >= CONCURRENT_LIMIT and not targets:
             raise AutomationError(
                 "AutomationExecutionLimitExceededException",

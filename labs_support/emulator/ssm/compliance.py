@@ -102,10 +102,10 @@ def list_items(
     fleet: FleetBackend, resource_ids: list[str] | None, filters: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     out = []
-    for resource_id, by_type in fleet.compliance.items():
+    for resource_id, by_type in list(fleet.compliance.items()):
         if resource_ids and resource_id not in resource_ids:
             continue
-        for compliance_type, items in by_type.items():
+        for compliance_type, items in list(by_type.items()):
             for item in items:
                 values = {
                     "ComplianceType": compliance_type,
@@ -121,8 +121,8 @@ def list_items(
 
 def resource_summaries(fleet: FleetBackend, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for resource_id, by_type in fleet.compliance.items():
-        for compliance_type in by_type:
+    for resource_id, by_type in list(fleet.compliance.items()):
+        for compliance_type in list(by_type):
             summary = resource_summary(fleet, resource_id, compliance_type)
             values = {
                 "ComplianceType": compliance_type,

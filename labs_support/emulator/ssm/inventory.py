@@ -156,10 +156,10 @@ def install() -> None:
         filters = api.param(self, "Filters", []) or []
         wanted = [a["TypeName"] for a in api.param(self, "ResultAttributes", []) or []]
         entities = []
-        for instance_id, data in sorted(fleet.inventory.items()):
+        for instance_id, data in sorted(list(fleet.inventory.items())):
             if not all(_filter_ok(data, f) for f in filters):
                 continue
-            shown = {t: v for t, v in data.items() if not wanted or t in wanted}
+            shown = {t: v for t, v in list(data.items()) if not wanted or t in wanted}
             entities.append({"Id": instance_id, "Data": shown})
         return api.page(entities, self, "Entities")
 

@@ -41,15 +41,15 @@ def limit(value: str | int | None, targets: int, default: str, minimum: int) -> 
             percent = int(text[:-1])
         except ValueError:
             raise RateError(f"{text} is not a valid number or percentage") from None
-        if not 0 <= percent <= 100:
+        if not 0 <= percent <= 100 or (minimum and percent == 0):
             raise RateError(f"{text} is not a valid percentage")
         return max(minimum, math.floor(targets * percent / 100))
     try:
         count = int(text)
     except ValueError:
         raise RateError(f"{text} is not a valid number or percentage") from None
-    if count < 0:
-        raise RateError(f"{text} must not be negative")
+    if count < minimum:  # MaxConcurrency must be at least 1 (the API's pattern), MaxErrors at least 0
+        raise RateError(f"{text} is not a valid value")
     return max(minimum, count)
 
 

@@ -216,7 +216,7 @@ def get_invocation_to_api(inv: Invocation, plugin_name: str | None) -> dict[str,
     """GetCommandInvocation's answer (one plugin, or the invocation as a whole)."""
     c = inv.command
     plugins = [p for p in inv.plugins if plugin_name in (None, p.name)]
-    plugin = plugins[0] if plugin_name else None
+    plugin = plugins[0] if plugin_name and plugins else None
     stdout = plugin.stdout if plugin else "".join(p.stdout for p in plugins)
     stderr = plugin.stderr if plugin else "".join(p.stderr for p in plugins)
     started, finished = inv.started, inv.finished
@@ -226,7 +226,7 @@ def get_invocation_to_api(inv: Invocation, plugin_name: str | None) -> dict[str,
         "Comment": c.comment,
         "DocumentName": c.document_name,
         "DocumentVersion": c.document_version,
-        "PluginName": plugin.name if plugin else (plugins[0].name if plugins else ""),
+        "PluginName": plugin.name if plugin else (plugin_name or (plugins[0].name if plugins else "")),
         "ResponseCode": plugin.response_code if plugin else inv.response_code,
         "ExecutionStartDateTime": started.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z" if started else "",
         "ExecutionElapsedTime": _elapsed(started, finished),
@@ -490,6 +490,14 @@ def _execute(
             list(by_id), concurrency, max_errors, start, finish, command.cancel, skip, timeline, ramp_up=True
         )
     except clock.Aborted:
+        return
+    except Exception as error:  # the sandbox's own fault: end the command Failed rather than InProgress forever
+        for inv in command.invocations.values():
+            if inv.status in ("Pending", "InProgress"):
+                inv.status, inv.status_details = "Failed", "Failed"
+                inv.plugins = [PluginResult("aws:runShellScript", "Failed", -1, "", f"sandbox error: {error}\n")]
+        command.status = command.status_details = "Failed"
+        command.done.set()
         return
     delivery_timeouts = command.counts()["DeliveryTimedOutCount"]
     if result == "Cancelled":

@@ -13,6 +13,7 @@ in time order, whatever fell due since the last one (`catch_up`), each run stamp
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import clock
+
+log = logging.getLogger(__name__)
 
 _DAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
 _MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -158,20 +161,27 @@ def catch_up(fleet: Any) -> None:
     _catching_up.active = True
     try:
         with fleet.lock:
+            now = clock.now()  # what fell due by the time of this call; a run's own lab time is not chased
             for _ in range(10000):
-                now = clock.now()
                 jobs = getattr(fleet, "jobs", {})
-                due = [j for j in jobs.values() if j.next_due is not None and j.next_due <= now]
+                due = [j for j in list(jobs.values()) if j.next_due is not None and j.next_due <= now]
                 if not due:
-                    for hook in AFTER_CATCH_UP:
-                        hook(fleet)
-                    return
+                    break
                 job = min(due, key=lambda j: (j.next_due, j.key))
                 ran_at = job.next_due
                 assert ran_at is not None
-                job.next_due = job.run(ran_at)
+                try:
+                    job.next_due = job.run(ran_at)
+                except Exception as error:  # a job must never block every later Systems Manager call
+                    job.next_due = None
+                    log.warning("scheduled job %s stopped: %s", job.key, error)
                 if job.next_due is not None and job.next_due <= ran_at:
                     job.next_due = None  # a job that would run twice at once stops
+            for hook in AFTER_CATCH_UP:
+                try:
+                    hook(fleet)
+                except Exception as error:
+                    log.warning("catch-up hook failed: %s", error)
     finally:
         _catching_up.active = False
 

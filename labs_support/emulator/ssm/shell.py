@@ -73,6 +73,9 @@ def run(host: Host, script: str | list[str]) -> Result:
                 code = state.run_line(line)
     except _Exit as stop:
         code = stop.code
+    except Exception as error:  # the interpreter's own limit: a failed command, never a crash of the caller
+        state.err.append(f"the course's simulated shell could not run this: {error}\n")
+        code = 1
     return Result(code, "".join(state.out), "".join(state.err), max(1.0, state.seconds))
 
 
@@ -137,31 +140,42 @@ class _Interpreter:
         return result.code
 
     def _expand(self, word: str) -> str:
-        return re.sub(
-            r"\$\{?(\w+)\}?", lambda m: self.env.get(m.group(1), "") if m.group(1) != "?" else str(self.last), word
-        )
+        def value(m: re.Match[str]) -> str:
+            return str(self.last) if m.group(1) == "?" else self.env.get(m.group(1), "")
+
+        return re.sub(r"\$\{?(\w+|\?)\}?", value, word)
 
     @staticmethod
     def _redirection(words: list[str]) -> tuple[list[str], str | None, bool]:
+        """Drop redirections from the words; (words, file stdout goes to, append?). The tokenizer splits `2>&1`
+        into `2`, `>&`, `1`; stderr redirections are dropped (the interpreter keeps stderr apart anyway)."""
         kept: list[str] = []
         target: str | None = None
         append = False
         i = 0
         while i < len(words):
-            w = words[i]
-            if w in (">", ">>") and i + 1 < len(words):
-                target, append = words[i + 1], w == ">>"
+            w, following = words[i], words[i + 1] if i + 1 < len(words) else None
+            if w in (">", ">>") and following is not None:
+                target, append = following, w == ">>"
                 i += 2
-                continue
-            if w in ("2>&1", "2>/dev/null", "&>/dev/null") or (w == "2" and i + 1 < len(words) and words[i + 1] == ">"):
-                i += 3 if w == "2" else 1
-                continue
-            kept.append(w)
-            i += 1
+            elif w == "&>" and following is not None:  # stdout and stderr to a file
+                target, append = following, False
+                i += 2
+            elif w == "2" and following in (">", ">>", ">&") and i + 2 < len(words):  # 2>file, 2>>file, 2>&1
+                i += 3
+            elif w == ">&" and following is not None:  # >&2: stdout to stderr
+                target, append = ("/dev/stderr" if following == "2" else target), True
+                i += 2
+            else:
+                kept.append(w)
+                i += 1
         return kept, target, append
 
     def _write(self, path: str, text: str, append: bool) -> None:
         if path == "/dev/null":
+            return
+        if path == "/dev/stderr":
+            self.err.append(text)
             return
         files = self.host.files
         files[path] = (files.get(path, "") if append else "") + text
@@ -214,7 +228,7 @@ def _printf(sh: _Interpreter, args: list[str], _: str | None) -> _Out:
     text = args[0].replace("\\n", "\n").replace("\\t", "\t")
     try:
         return _Out(0, text % tuple(args[1:]) if "%" in text else text)
-    except TypeError:
+    except (TypeError, ValueError):
         return _Out(0, text)
 
 
