@@ -124,7 +124,7 @@ def test_the_watch_follows_a_refresh_to_its_end_and_sees_the_healthy_minimum_kep
     refresh_id = start(asg, name, template, MinHealthyPercentage=50)
     watch = ls.watch_instance_refresh(asg, name)
     assert (watch.refresh_id, watch.refresh["Status"]) == (refresh_id, "Successful")
-    assert {v for v, _ in watch.samples[0].instances} == {"1"}
+    assert "1" in {v for v, _ in watch.samples[0].instances}  # the first look may already see a batch started
     assert {v for v, _ in watch.samples[-1].instances} == {"2"}
     # what polling sees depends on when it looks; these hold whatever it saw
     assert watch.lowest_in_service >= 2  # half of 4 stays in service
