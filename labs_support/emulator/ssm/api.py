@@ -52,6 +52,19 @@ def page(items: list[Any], self: SimpleSystemManagerResponse, key: str, default_
     return body
 
 
+def parse_time(text: Any, field: str, default_zone: Any = None) -> Any:
+    """An ISO 8601 date and time from a request (UTC unless it says otherwise), or an SSM ValidationException."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise SsmError(
+            "ValidationException", f"{field}: {text} is not a valid date and time."
+        ) from None  # wording ours
+    return moment if moment.tzinfo else moment.replace(tzinfo=default_zone or UTC)
+
+
 def register(name: str, handler: Handler) -> None:
     """Answer an SSM action with `handler(response) -> dict` (moto serializes it)."""
 

@@ -28,7 +28,7 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 from .. import clock
 from . import automation_engine as engine
 from . import automation_model as model
-from .api import SsmError, backend_of, page, param, register
+from .api import SsmError, backend_of, page, param, parse_time, register
 from .automation_actions import BRANCH_OPERATORS
 from .backend import FleetBackend
 
@@ -186,7 +186,7 @@ def caller_arn(self: SimpleSystemManagerResponse) -> str:
 
 
 def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_time(text, "Filters")
 
 
 def _execution_filter(execution: model.Execution, key: str, values: list[str]) -> bool:

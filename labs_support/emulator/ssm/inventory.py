@@ -190,7 +190,10 @@ def install() -> None:
         for item in api.param(self, "Items", []):
             if not item["TypeName"].startswith("Custom:"):
                 raise api.SsmError("InvalidTypeNameException", f"{item['TypeName']} is not a custom inventory type.")
-            captured = datetime.strptime(item["CaptureTime"], "%Y-%m-%dT%H:%M:%SZ")
+            try:
+                captured = datetime.strptime(item["CaptureTime"], "%Y-%m-%dT%H:%M:%SZ")
+            except (KeyError, ValueError):
+                raise api.SsmError("ValidationException", "CaptureTime must look like 2026-11-22T10:00:00Z.") from None
             store(stored, item["TypeName"], item.get("Content", []), captured, item.get("SchemaVersion", "1.0"))
         return {"Message": ""}
 

@@ -302,8 +302,9 @@ def zone(name: str | None) -> tzinfo:
 def _date(text: str | None, tz: tzinfo) -> datetime | None:
     if not text:
         return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
+    from .api import parse_time
+
+    return parse_time(text, "StartDate/EndDate", tz).astimezone(UTC)
 
 
 def _extras(window: Any) -> dict[str, Any]:
@@ -584,6 +585,8 @@ def install() -> None:
         duration, cutoff = api.param(self, "Duration"), api.param(self, "Cutoff")
         timezone, offset = api.param(self, "ScheduleTimezone"), api.param(self, "ScheduleOffset")
         validate_window(api.param(self, "Schedule"), duration, cutoff, timezone, offset)
+        for date_field in ("StartDate", "EndDate"):
+            _date(api.param(self, date_field), UTC)  # refused before anything is created
         window_id = fleet.moto.create_maintenance_window(
             name=api.param(self, "Name"),
             description=api.param(self, "Description"),
@@ -849,8 +852,7 @@ def install() -> None:
         with fleet.lock:
             found = [e.to_api() for e in fleet.window_executions.values() if e.window_id == window_id]
         for f in api.param(self, "Filters") or []:
-            moment = datetime.fromisoformat((f.get("Values") or [""])[0].replace("Z", "+00:00"))
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            moment = api.parse_time((f.get("Values") or [""])[0], f["Key"])
             if f["Key"] == "ExecutedBefore":
                 found = [e for e in found if e["StartTime"] < moment]
             elif f["Key"] == "ExecutedAfter":
