@@ -52,8 +52,24 @@ _PATCH_COUNTS = (
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
-def _all(ssm: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
-    return [item for page in ssm.get_paginator(operation).paginate(**kwargs) for item in page[key]]
+def all_pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a paginated answer."""
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page[key]]
+
+
+def task_target_specs(ssm: Any, window_id: str, task: dict[str, Any]) -> list[dict[str, Any]]:
+    """A window task's targets, with registered window targets (WindowTargetIds) replaced by their own targets."""
+    registered = {
+        t["WindowTargetId"]: t["Targets"]
+        for t in all_pages(ssm, "describe_maintenance_window_targets", "Targets", WindowId=window_id)
+    }
+    specs: list[dict[str, Any]] = []
+    for spec in task.get("Targets") or []:
+        if spec["Key"] == "WindowTargetIds":
+            specs += [s for target_id in spec["Values"] for s in registered.get(target_id, [])]
+        else:
+            specs.append(spec)
+    return specs
 
 
 def _find_execution(ssm: Any, wanted: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -66,7 +82,7 @@ def _find_execution(ssm: Any, wanted: str) -> tuple[dict[str, Any], dict[str, An
                 f"There is no maintenance window {wanted} in this account and Region.",
                 hint="describe_maintenance_windows() lists the windows.",
             ) from None
-        executions = _all(ssm, "describe_maintenance_window_executions", "WindowExecutions", WindowId=wanted)
+        executions = all_pages(ssm, "describe_maintenance_window_executions", "WindowExecutions", WindowId=wanted)
         if not executions:
             upcoming = window.get("NextExecutionTime")
             raise LabError(
@@ -75,8 +91,8 @@ def _find_execution(ssm: Any, wanted: str) -> tuple[dict[str, Any], dict[str, An
                 hint="Windows run on the lab clock: ls.fast_forward(hours=...) lets lab time pass.",
             )
         return window, max(executions, key=lambda e: e["StartTime"])
-    for identity in _all(ssm, "describe_maintenance_windows", "WindowIdentities"):
-        executions = _all(
+    for identity in all_pages(ssm, "describe_maintenance_windows", "WindowIdentities"):
+        executions = all_pages(
             ssm, "describe_maintenance_window_executions", "WindowExecutions", WindowId=identity["WindowId"]
         )
         for execution in executions:
@@ -103,18 +119,8 @@ def _command_target(ssm: Any, invocation: dict[str, Any]) -> str:
 
 def _resolve_targets(ssm: Any, ec2: Any, window_id: str, task: dict[str, Any]) -> list[str]:
     """The running instances a window task targets now (registered window targets, tags, instance ids), in order."""
-    registered = {
-        t["WindowTargetId"]: t["Targets"]
-        for t in _all(ssm, "describe_maintenance_window_targets", "Targets", WindowId=window_id)
-    }
-    specs: list[dict[str, Any]] = []
-    for spec in task.get("Targets") or []:
-        if spec["Key"] == "WindowTargetIds":
-            specs += [s for target_id in spec["Values"] for s in registered.get(target_id, [])]
-        else:
-            specs.append(spec)
     found: list[str] = []
-    for spec in specs:
+    for spec in task_target_specs(ssm, window_id, task):
         key, values = spec["Key"], spec["Values"]
         if key == "InstanceIds":
             found += values
@@ -174,10 +180,10 @@ def maintenance_window_timeline(ssm: Any, window_execution_id: str, ec2: Any = N
     window, execution = _find_execution(ssm, window_execution_id)
     started: datetime = execution["StartTime"]
     cutoff_at = (int(window["Duration"]) - int(window.get("Cutoff") or 0)) * 3600.0
-    window_tasks = _all(ssm, "describe_maintenance_window_tasks", "Tasks", WindowId=window["WindowId"])
+    window_tasks = all_pages(ssm, "describe_maintenance_window_tasks", "Tasks", WindowId=window["WindowId"])
     execution_id = execution["WindowExecutionId"]
     tasks = sorted(
-        _all(ssm, "describe_maintenance_window_execution_tasks", "WindowExecutionTaskIdentities",
+        all_pages(ssm, "describe_maintenance_window_execution_tasks", "WindowExecutionTaskIdentities",
              WindowExecutionId=execution_id),
         key=lambda t: t["StartTime"],
     )  # fmt: skip
@@ -194,7 +200,7 @@ def maintenance_window_timeline(ssm: Any, window_execution_id: str, ec2: Any = N
         )
         rows.append(("task", header, task["Status"], None, None, task.get("StatusDetails", "")))
         invocations = sorted(
-            _all(ssm, "describe_maintenance_window_execution_task_invocations",
+            all_pages(ssm, "describe_maintenance_window_execution_task_invocations",
                  "WindowExecutionTaskInvocationIdentities", WindowExecutionId=execution_id,
                  TaskId=task["TaskExecutionId"]),
             key=lambda i: i["StartTime"],
@@ -344,22 +350,24 @@ def patch_compliance(ssm: Any, instance_ids: list[str] | None = None, ec2: Any =
     (list_resource_compliance_summaries). Nodes with no report yet say so: they were never scanned, or every
     patching operation on them failed before it could report."""
     if instance_ids is None:
-        instance_ids = [n["InstanceId"] for n in _all(ssm, "describe_instance_information", "InstanceInformationList")]
+        instance_ids = [
+            n["InstanceId"] for n in all_pages(ssm, "describe_instance_information", "InstanceInformationList")
+        ]
     states: dict[str, dict[str, Any]] = {}
     for start in range(0, len(instance_ids), 50):
         chunk = instance_ids[start : start + 50]
-        for state in _all(ssm, "describe_instance_patch_states", "InstancePatchStates", InstanceIds=chunk):
+        for state in all_pages(ssm, "describe_instance_patch_states", "InstancePatchStates", InstanceIds=chunk):
             states[state["InstanceId"]] = state
     status = {
         s["ResourceId"]: s["Status"]
-        for s in _all(
+        for s in all_pages(
             ssm,
             "list_resource_compliance_summaries",
             "ResourceComplianceSummaryItems",
             Filters=[{"Key": "ComplianceType", "Values": ["Patch"], "Type": "EQUAL"}],
         )
     }
-    identities = _all(ssm, "describe_patch_baselines", "BaselineIdentities")
+    identities = all_pages(ssm, "describe_patch_baselines", "BaselineIdentities")
     baselines = {b["BaselineId"]: b["BaselineName"] for b in identities}
     names = _names(ec2, instance_ids, with_group=False) if ec2 is not None else {}
     headers = ["node", "group", "baseline", "last operation"] + [h.lower() for h, _ in _PATCH_COUNTS] + ["compliance"]

@@ -42,6 +42,13 @@ def ssm(sb: Sandbox) -> Any:
     return ssm
 
 
+def command_document(ssm: Any, name: str, command: str, description: str) -> None:
+    """A Command document of one aws:runShellScript step."""
+    step = {"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": [command]}}
+    content = {"schemaVersion": "2.2", "description": description, "mainSteps": [step]}
+    ssm.create_document(Name=name, DocumentType="Command", Content=json.dumps(content))
+
+
 def shell(ssm: Any, instance_ids: list[str], *commands: str) -> dict[str, str]:
     sent = ssm.send_command(
         InstanceIds=instance_ids,
@@ -143,14 +150,7 @@ def test_failed_association_makes_the_node_non_compliant(sb: Sandbox, ssm: Any, 
     follows the latest run, with the association's ComplianceSeverity."""
     [good, bad] = ls.launch_fleet(sb, 2, tags={"Tier": "compliance"}, instance_profile=profile)
     shell(ssm, [good], "touch /etc/app.conf")
-    doc = {
-        "schemaVersion": "2.2",
-        "description": "config present",
-        "mainSteps": [
-            {"action": "aws:runShellScript", "name": "check", "inputs": {"runCommand": ["test -f /etc/app.conf"]}}
-        ],
-    }
-    ssm.create_document(Name="Check-AppConfig", DocumentType="Command", Content=json.dumps(doc))
+    command_document(ssm, "Check-AppConfig", "test -f /etc/app.conf", "config present")
     association_id = ssm.create_association(
         Name="Check-AppConfig",
         Targets=[{"Key": "tag:Tier", "Values": ["compliance"]}],
@@ -291,12 +291,7 @@ def test_an_association_whose_document_is_gone_fails_its_run_and_nothing_else(
     sb: Sandbox, ssm: Any, profile: str
 ) -> None:
     """A run that cannot start (its document was deleted) is a failed execution; every other call goes on."""
-    doc = {
-        "schemaVersion": "2.2",
-        "description": "short-lived",
-        "mainSteps": [{"action": "aws:runShellScript", "name": "s", "inputs": {"runCommand": ["true"]}}],
-    }
-    ssm.create_document(Name="Short-Lived", DocumentType="Command", Content=json.dumps(doc))
+    command_document(ssm, "Short-Lived", "true", "short-lived")
     ls.launch_fleet(sb, 1, tags={"Tier": "gone"}, instance_profile=profile)
     association_id = ssm.create_association(
         Name="Short-Lived", Targets=[{"Key": "tag:Tier", "Values": ["gone"]}], ScheduleExpression="rate(30 minutes)"
@@ -312,12 +307,7 @@ def test_an_association_whose_document_is_gone_fails_its_run_and_nothing_else(
 
 def test_a_run_longer_than_the_interval_skips_the_occurrences_it_overlaps(sb: Sandbox, ssm: Any, profile: str) -> None:
     """A 40-minute run on a 30-minute rate: the occurrence that falls during the run is skipped, not queued."""
-    doc = {
-        "schemaVersion": "2.2",
-        "description": "slow",
-        "mainSteps": [{"action": "aws:runShellScript", "name": "s", "inputs": {"runCommand": ["sleep 2400"]}}],
-    }
-    ssm.create_document(Name="Slow-Check", DocumentType="Command", Content=json.dumps(doc))
+    command_document(ssm, "Slow-Check", "sleep 2400", "slow")
     ls.launch_fleet(sb, 1, tags={"Tier": "slow"}, instance_profile=profile)
     association_id = ssm.create_association(
         Name="Slow-Check", Targets=[{"Key": "tag:Tier", "Values": ["slow"]}], ScheduleExpression="rate(30 minutes)"

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..checks import CheckFailed, lab_check
+from ..patching_views import all_pages, task_target_specs
 from ..sandbox import Sandbox
 
 OS = "AMAZON_LINUX_2023"
@@ -45,8 +46,6 @@ NON_COMPLIANT_COUNTS = {
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
-def _all(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
-    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page[key]]
 
 
 def _tagged(ec2: Any, key: str, values: list[str]) -> dict[str, dict[str, Any]]:
@@ -69,7 +68,7 @@ def _name(instance: dict[str, Any]) -> str:
 
 
 def _baselines_named(ssm: Any, name: str) -> list[dict[str, Any]]:
-    found = _all(
+    found = all_pages(
         ssm,
         "describe_patch_baselines",
         "BaselineIdentities",
@@ -80,7 +79,7 @@ def _baselines_named(ssm: Any, name: str) -> list[dict[str, Any]]:
 
 def _registered(ssm: Any, group: str) -> str | None:
     """The baseline id registered for the patch group for Amazon Linux 2023, if any."""
-    for mapping in _all(ssm, "describe_patch_groups", "Mappings"):
+    for mapping in all_pages(ssm, "describe_patch_groups", "Mappings"):
         identity = mapping["BaselineIdentity"]
         if mapping["PatchGroup"] == group and identity["OperatingSystem"] == OS:
             return identity["BaselineId"]
@@ -88,7 +87,9 @@ def _registered(ssm: Any, group: str) -> str | None:
 
 
 def _window(ssm: Any, name: str, hint: str) -> dict[str, Any]:
-    found = _all(ssm, "describe_maintenance_windows", "WindowIdentities", Filters=[{"Key": "Name", "Values": [name]}])
+    found = all_pages(
+        ssm, "describe_maintenance_windows", "WindowIdentities", Filters=[{"Key": "Name", "Values": [name]}]
+    )
     if not found:
         raise CheckFailed(f"There is no maintenance window called {name}.", hint=hint)
     if len(found) > 1:
@@ -103,7 +104,7 @@ def _patch_tasks(ssm: Any, window_id: str) -> list[dict[str, Any]]:
     """The window's Run Command tasks that run AWS-RunPatchBaseline, in full (GetMaintenanceWindowTask)."""
     return [
         ssm.get_maintenance_window_task(WindowId=window_id, WindowTaskId=t["WindowTaskId"])
-        for t in _all(ssm, "describe_maintenance_window_tasks", "Tasks", WindowId=window_id)
+        for t in all_pages(ssm, "describe_maintenance_window_tasks", "Tasks", WindowId=window_id)
         if t["TaskArn"].split("/")[-1] == DOCUMENT
     ]
 
@@ -114,25 +115,10 @@ def _task_parameters(task: dict[str, Any]) -> dict[str, list[str]]:
     return {**legacy, **(run.get("Parameters") or {})}
 
 
-def _targets(ssm: Any, window_id: str, task: dict[str, Any]) -> list[dict[str, Any]]:
-    """The task's targets, with registered window targets (WindowTargetIds) replaced by their own targets."""
-    registered = {
-        t["WindowTargetId"]: t["Targets"]
-        for t in _all(ssm, "describe_maintenance_window_targets", "Targets", WindowId=window_id)
-    }
-    found: list[dict[str, Any]] = []
-    for spec in task.get("Targets") or []:
-        if spec["Key"] == "WindowTargetIds":
-            found += [t for target_id in spec["Values"] for t in registered.get(target_id, [])]
-        else:
-            found.append(spec)
-    return found
-
-
 def _states(ssm: Any, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
     states = {}
     for start in range(0, len(instance_ids), 50):
-        for state in _all(
+        for state in all_pages(
             ssm, "describe_instance_patch_states", "InstancePatchStates", InstanceIds=instance_ids[start : start + 50]
         ):
             states[state["InstanceId"]] = state
@@ -142,7 +128,7 @@ def _states(ssm: Any, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
 def _compliance(ssm: Any) -> dict[str, str]:
     return {
         s["ResourceId"]: s["Status"]
-        for s in _all(
+        for s in all_pages(
             ssm,
             "list_resource_compliance_summaries",
             "ResourceComplianceSummaryItems",
@@ -309,13 +295,15 @@ def check_window(sb: Sandbox) -> str:
     }
     if have != wanted:
         raise CheckFailed(f"The patching task has {have}; the lab's has {wanted}.", hint="Register it as part 4 does.")
-    targets = _targets(ssm, window["WindowId"], task)
+    targets = task_target_specs(ssm, window["WindowId"], task)
     if targets != [{"Key": "tag:Patch Group", "Values": list(LAB_GROUPS)}]:
         raise CheckFailed(
             f"The patching task targets {targets}.",
             hint="Register the window target as part 4 does: the tag Patch Group with the values web and db.",
         )
-    executions = _all(ssm, "describe_maintenance_window_executions", "WindowExecutions", WindowId=window["WindowId"])
+    executions = all_pages(
+        ssm, "describe_maintenance_window_executions", "WindowExecutions", WindowId=window["WindowId"]
+    )
     if not executions:
         raise CheckFailed(
             f"{LAB_WINDOW} has not run yet.",
@@ -344,7 +332,7 @@ def check_compliant(sb: Sandbox) -> str:
         )
     window = _window(ssm, LAB_WINDOW, hint="Create it in part 4.")
     latest = max(
-        _all(ssm, "describe_maintenance_window_executions", "WindowExecutions", WindowId=window["WindowId"]),
+        all_pages(ssm, "describe_maintenance_window_executions", "WindowExecutions", WindowId=window["WindowId"]),
         key=lambda e: e["StartTime"],
         default=None,
     )
@@ -455,7 +443,7 @@ def check_production(sb: Sandbox) -> str:
             else "Deregister the extra ones (deregister_task_from_maintenance_window).",
         )
     [task] = tasks
-    targets = _targets(ssm, window["WindowId"], task)
+    targets = task_target_specs(ssm, window["WindowId"], task)
     if targets != [{"Key": "tag:Patch Group", "Values": [PROD_GROUP]}]:
         raise CheckFailed(
             f"The patching task of {PROD_WINDOW} targets {targets or 'nothing'}.",
@@ -489,7 +477,9 @@ def check_production(sb: Sandbox) -> str:
             hint="CutoffBehavior='CANCEL_TASK' (update_maintenance_window_task).",
         )
     # 3. it ran
-    executions = _all(ssm, "describe_maintenance_window_executions", "WindowExecutions", WindowId=window["WindowId"])
+    executions = all_pages(
+        ssm, "describe_maintenance_window_executions", "WindowExecutions", WindowId=window["WindowId"]
+    )
     if not executions:
         raise CheckFailed(
             f"{PROD_WINDOW} is set up as the policy says, but it has not run yet (next run: "
