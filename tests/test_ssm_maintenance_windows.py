@@ -432,3 +432,19 @@ def test_registered_tasks_are_described_with_their_type(ssm: Any) -> None:
         assert got["TaskType"] == "RUN_COMMAND"
     finally:
         ssm.delete_maintenance_window(WindowId=window_id)
+
+
+def test_a_start_date_that_is_not_a_date_is_refused(ssm: Any) -> None:
+    """A malformed StartDate is a validation error, and no window is created."""
+    before = len(ssm.describe_maintenance_windows()["WindowIdentities"])
+    code, _ = api_error(
+        ssm.create_maintenance_window,
+        Name="bad-date",
+        Schedule="rate(1 day)",
+        Duration=2,
+        Cutoff=1,
+        AllowUnassociatedTargets=False,
+        StartDate="next tuesday",
+    )
+    assert code == "ValidationException"
+    assert len(ssm.describe_maintenance_windows()["WindowIdentities"]) == before
